@@ -1,7 +1,10 @@
 """Read an FAQ directory (YAML topic files, CSV sheets, the synonyms file) into a `Faq`.
 
 Every problem is reported as `file:line: message`; the loader never lets a parser
-traceback through, so administrators see what to fix and where.
+traceback through, whatever the input, so administrators see what to fix and where
+and a hot reload can reject a bad edit instead of crashing. Only the parsing lives
+here; the content rules (both languages, phrasing counts, review dates...) are in
+`bot.faq.check`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +21,19 @@ from typing import Any
 import yaml
 
 from bot.faq.model import LANGS, Entry, Faq, LangText, Origin
+from bot.faq.normalize import normalize
 
 SYNONYMS_FILE = "synonyms.yaml"
+FILE_KEYS = {"topic", "entries"}
 ENTRY_KEYS = {"id", "reviewed", "facts", "sources", "related", "handoff", *LANGS}
 TEXT_KEYS = {"question", "answer", "phrasings"}
+# Ids travel in whitespace-separated CSV lists, callback data and URLs: keep them plain ASCII.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+URL_RE = re.compile(r"^https?://\S+$")
+LINE = "__line__"
 CSV_REQUIRED = ("id", "lang", "question", "answer")
 CSV_OPTIONAL = ("topic", "reviewed", "facts", "sources", "related", "handoff")
+CSV_META = ("topic", "reviewed", "facts", "sources", "related", "handoff")
 
 
 @dataclass(frozen=True)
@@ -45,13 +56,49 @@ class FaqError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class _LineList(list):
+    """A YAML sequence that remembers the line it started on."""
+
+    line = 0
+
+
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping as `__line__`."""
+    """A safe loader that keeps line numbers and notices duplicate keys (PyYAML silently keeps the last)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[int, str]] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                if key_node.value in seen:
+                    self.duplicate_keys.append((key_node.start_mark.line + 1, key_node.value))
+                seen.add(key_node.value)
         mapping = super().construct_mapping(node, deep=deep)
-        mapping["__line__"] = node.start_mark.line + 1
+        mapping[LINE] = node.start_mark.line + 1
         return mapping
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Any:
+    data = _LineList()
+    data.line = node.start_mark.line + 1
+    yield data
+    data.extend(loader.construct_sequence(node))
+
+
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    # An impossible date (2026-02-30) would raise a bare ValueError with no line; keep it as text
+    # so the entry's own check reports it where it is.
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return node.value
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_faq(directory: str | Path) -> Faq:
@@ -63,27 +110,34 @@ def load_faq(directory: str | Path) -> Faq:
     return faq
 
 
+def faq_files(root: Path) -> list[Path]:
+    """The files the loader reads, in load order (also what the hot-reload watcher polls)."""
+    files = [p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".csv") and not p.name.startswith(".")]
+    return sorted(files)
+
+
 def read_faq(directory: str | Path) -> tuple[Faq, list[Problem]]:
     """Load what can be loaded and return it with every problem found on the way."""
     root = Path(directory)
     problems: list[Problem] = []
-    if not root.is_dir():
-        return Faq(entries=(), source=str(root)), [Problem(Origin(str(root)), "not a directory")]
+    try:
+        files = faq_files(root)
+    except OSError as exc:
+        why = "does not exist" if not root.exists() else f"cannot be read ({exc.strerror or exc})"
+        return Faq(entries=(), source=str(root)), [Problem(Origin(str(root)), f"FAQ directory {why}")]
     entries: list[Entry] = []
-    for path in sorted(root.iterdir()):
-        if path.name == SYNONYMS_FILE or path.name.startswith("."):
+    for path in files:
+        if path.name == SYNONYMS_FILE:
             continue
-        if path.suffix in (".yaml", ".yml"):
-            entries.extend(_read_yaml(path, problems))
-        elif path.suffix == ".csv":
+        if path.suffix == ".csv":
             entries.extend(_read_csv(path, problems))
+        else:
+            entries.extend(_read_yaml(path, problems))
     synonyms = _read_synonyms(root / SYNONYMS_FILE, problems)
     seen: dict[str, Entry] = {}
     for entry in entries:
         if entry.id in seen:
-            problems.append(
-                Problem(entry.origin, f"duplicate id {entry.id!r} (first at {seen[entry.id].origin})")
-            )
+            problems.append(Problem(entry.origin, f"duplicate id {entry.id!r} (first at {seen[entry.id].origin})"))
         else:
             seen[entry.id] = entry
     if not entries and not any(p.severity == "error" for p in problems):
@@ -91,31 +145,71 @@ def read_faq(directory: str | Path) -> tuple[Faq, list[Problem]]:
     return Faq(entries=tuple(seen.values()), synonyms=synonyms, source=str(root)), problems
 
 
-def _parse_yaml(path: Path, problems: list[Problem]) -> Any:
+def read_text(path: Path, problems: list[Problem]) -> str | None:
+    """The file as text (a UTF-8 BOM is allowed), or None with a problem saying where it is not."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
-    except UnicodeDecodeError:
-        problems.append(Problem(Origin(str(path), 1), "not UTF-8 text"))
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(Origin(str(path), 1), f"cannot read the file: {exc.strerror or exc}"))
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(Problem(Origin(str(path), line), "not UTF-8 text (save the file as UTF-8)"))
+        return None
+    if "\x00" in text:
+        problems.append(Problem(Origin(str(path), text.count("\n", 0, text.index("\x00")) + 1), "NUL character in text"))
+        return None
+    if not text.strip():
+        problems.append(Problem(Origin(str(path), 1), "empty file"))
+        return None
+    return text
+
+
+def _parse_yaml(path: Path, problems: list[Problem]) -> Any:
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    loader = _LineLoader(text)
+    try:
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problems.append(Problem(Origin(str(path), line), f"bad YAML: {exc.problem or exc.context}"))
-    except yaml.YAMLError as exc:
+        return None
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         problems.append(Problem(Origin(str(path), 1), f"bad YAML: {exc}"))
-    return None
+        return None
+    finally:
+        loader.dispose()
+    for line, key in loader.duplicate_keys:
+        problems.append(Problem(Origin(str(path), line), f"key {key!r} given twice in the same mapping"))
+    return data
+
+
+def _keys(raw: dict) -> list[str]:
+    return sorted(str(k) for k in raw if k != LINE)
 
 
 def _read_yaml(path: Path, problems: list[Problem]) -> list[Entry]:
     data = _parse_yaml(path, problems)
     if data is None:
         return []
+    where = Origin(str(path), data.get(LINE, 1) if isinstance(data, dict) else 1)
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        problems.append(Problem(Origin(str(path), 1), "expected a mapping with an 'entries' list"))
+        problems.append(Problem(where, "expected a mapping with 'topic:' and an 'entries:' list"))
         return []
-    topic = str(data.get("topic") or path.stem)
+    for key in sorted(set(_keys(data)) - FILE_KEYS):
+        problems.append(Problem(where, f"unknown key {key!r} at the top of the file (expected topic, entries)"))
+    topic = data.get("topic", path.stem)
+    if not isinstance(topic, str) or not topic.strip():
+        problems.append(Problem(where, "'topic' must be a non-empty name"))
+        topic = path.stem
     entries = []
     for raw in data["entries"]:
-        entry = _entry_from_yaml(raw, topic, path, data.get("__line__", 1), problems)
+        entry = _entry_from_yaml(raw, topic.strip(), path, data["entries"].line, problems)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -123,133 +217,199 @@ def _read_yaml(path: Path, problems: list[Problem]) -> list[Entry]:
 
 def _entry_from_yaml(raw: Any, topic: str, path: Path, line: int, problems: list[Problem]) -> Entry | None:
     if not isinstance(raw, dict):
-        problems.append(Problem(Origin(str(path), line), "an entry must be a mapping"))
+        problems.append(Problem(Origin(str(path), line), "each item of 'entries' must be a mapping (id:, zh:, en:, ...)"))
         return None
-    origin = Origin(str(path), raw.get("__line__", line))
+    origin = Origin(str(path), raw.get(LINE, line))
     before = len(problems)
-    for key in sorted(set(raw) - ENTRY_KEYS - {"__line__"}):
-        problems.append(Problem(origin, f"unknown key {key!r} (expected one of {', '.join(sorted(ENTRY_KEYS))})"))
     entry_id = raw.get("id")
-    if not isinstance(entry_id, str) or not entry_id.strip():
-        problems.append(Problem(origin, "missing 'id' (a non-empty string)"))
+    if not isinstance(entry_id, str) or not ID_RE.match(entry_id.strip()):
+        problems.append(Problem(origin, f"'id' must be a name made of letters, digits, '-', '_' or '.', got {entry_id!r}"))
         return None
+    entry_id = entry_id.strip()
+    name = f"entry {entry_id!r}"
+    for key in sorted(set(_keys(raw)) - ENTRY_KEYS):
+        problems.append(Problem(origin, f"{name}: unknown key {key!r} (expected one of {', '.join(sorted(ENTRY_KEYS))})"))
     texts: dict[str, LangText] = {}
     for lang in LANGS:
         if lang in raw:
-            text = _text_from_yaml(raw[lang], entry_id, lang, origin, problems)
+            text = _text_from_yaml(raw[lang], name, lang, origin, problems)
             if text is not None:
                 texts[lang] = text
-    if not texts:
-        problems.append(Problem(origin, f"entry {entry_id!r} has no text (give 'zh' and/or 'en')"))
-    reviewed = raw.get("reviewed")
-    if reviewed is not None and not isinstance(reviewed, dt.date):
-        problems.append(Problem(origin, f"entry {entry_id!r}: 'reviewed' must be a date like 2026-01-31"))
-        reviewed = None
+    if not any(lang in raw for lang in LANGS):
+        problems.append(Problem(origin, f"{name} has no text: give 'zh:' and 'en:'"))
+    reviewed = parse_date(raw.get("reviewed"))
+    if reviewed is False:
+        problems.append(Problem(origin, f"{name}: 'reviewed' must be a date like 2026-01-31, got {raw.get('reviewed')!r}"))
     handoff = raw.get("handoff", False)
+    if handoff is None:
+        handoff = False
     if not isinstance(handoff, bool):
-        problems.append(Problem(origin, f"entry {entry_id!r}: 'handoff' must be true or false"))
-    lists = {k: _str_list(raw.get(k), f"entry {entry_id!r}: '{k}'", origin, problems) for k in ("facts", "sources", "related")}
-    if len(problems) > before and any(p.severity == "error" for p in problems[before:]):
+        problems.append(Problem(origin, f"{name}: 'handoff' must be true or false, got {handoff!r}"))
+    lists = {k: str_list(raw.get(k), f"{name}: '{k}'", origin, problems) for k in ("facts", "sources", "related")}
+    check_list_items(lists, name, origin, problems)
+    if any(p.severity == "error" for p in problems[before:]):
         return None
-    return Entry(
-        id=entry_id.strip(), texts=texts, topic=topic, reviewed=reviewed, handoff=bool(handoff),
-        origin=origin, **lists,
-    )
+    return Entry(id=entry_id, texts=texts, topic=topic, reviewed=reviewed or None, handoff=handoff, origin=origin, **lists)
 
 
-def _text_from_yaml(raw: Any, entry_id: str, lang: str, origin: Origin, problems: list[Problem]) -> LangText | None:
-    where = Origin(origin.path, raw.get("__line__", origin.line)) if isinstance(raw, dict) else origin
+def parse_date(value: Any) -> dt.date | bool | None:
+    """A date from YAML or CSV; None when absent, False when it is not a valid date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return False
+    return False
+
+
+def check_list_items(lists: dict[str, tuple[str, ...]], name: str, origin: Origin, problems: list[Problem]) -> None:
+    """Lists are written space-separated in CSV, so no item may hold a space; sources must be links."""
+    for key, items in lists.items():
+        for item in items:
+            if key == "sources" and not URL_RE.match(item):
+                problems.append(Problem(origin, f"{name}: source {item!r} is not an http(s) link"))
+            elif key != "sources" and not ID_RE.match(item):
+                problems.append(Problem(origin, f"{name}: {key} item {item!r} is not a plain id"))
+
+
+def _text_from_yaml(raw: Any, name: str, lang: str, origin: Origin, problems: list[Problem]) -> LangText | None:
     if not isinstance(raw, dict):
-        problems.append(Problem(where, f"entry {entry_id!r}: '{lang}' must be a mapping with question, answer, phrasings"))
+        what = "is empty" if raw is None else "must be a mapping"
+        problems.append(Problem(origin, f"{name}: '{lang}' {what} (give question, answer, phrasings)"))
         return None
-    for key in sorted(set(raw) - TEXT_KEYS - {"__line__"}):
-        problems.append(Problem(where, f"entry {entry_id!r}: unknown key {lang}.{key}"))
-    question, answer = raw.get("question"), raw.get("answer")
-    ok = True
-    for name, value in (("question", question), ("answer", answer)):
+    where = Origin(origin.path, raw.get(LINE, origin.line))
+    for key in sorted(set(_keys(raw)) - TEXT_KEYS):
+        problems.append(Problem(where, f"{name}: unknown key {lang}.{key} (expected question, answer, phrasings)"))
+    values = {}
+    for key in ("question", "answer"):
+        value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            problems.append(Problem(where, f"entry {entry_id!r}: missing or empty {lang}.{name}"))
-            ok = False
-    phrasings = _str_list(raw.get("phrasings"), f"entry {entry_id!r}: {lang}.phrasings", where, problems)
-    if not ok:
+            problems.append(Problem(where, f"{name}: missing or empty {lang}.{key} (text)"))
+        else:
+            values[key] = value.strip()
+    phrasings = str_list(raw.get("phrasings"), f"{name}: {lang}.phrasings", where, problems)
+    if len(values) < 2:
         return None
-    return LangText(question=question.strip(), answer=answer.strip(), phrasings=phrasings)
+    return LangText(question=values["question"], answer=values["answer"], phrasings=phrasings)
 
 
-def _str_list(value: Any, what: str, origin: Origin, problems: list[Problem]) -> tuple[str, ...]:
+def str_list(value: Any, what: str, origin: Origin, problems: list[Problem]) -> tuple[str, ...]:
+    """A list of non-empty strings; numbers and yes/no are refused because YAML would change them (3.10 -> 3.1)."""
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-        problems.append(Problem(origin, f"{what} must be a list of strings"))
+    line = getattr(value, "line", origin.line)
+    if not isinstance(value, list):
+        problems.append(Problem(Origin(origin.path, line), f"{what} must be a list, got {type(value).__name__}"))
         return ()
-    return tuple(s for s in (str(v).strip() for v in value) if s)
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        problems.append(Problem(Origin(origin.path, line), f"{what}: {bad[0]!r} is not text (put it in double quotes)"))
+        return ()
+    return tuple(s for s in (v.strip() for v in value) if s)
 
 
 def _read_csv(path: Path, problems: list[Problem]) -> list[Entry]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        problems.append(Problem(Origin(str(path), 1), "not UTF-8 text"))
+    """One row per phrasing; an entry's first row per language is its title, its answer may be on that row only."""
+    text = read_text(path, problems)
+    if text is None:
         return []
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    missing = [c for c in CSV_REQUIRED if c not in header]
-    if missing:
-        problems.append(Problem(Origin(str(path), 1), f"missing column(s) {', '.join(missing)} (need {','.join(CSV_REQUIRED)})"))
-        return []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: dict[str, list[tuple[int, dict[str, str]]]] = {}
     try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                problems.append(Problem(Origin(str(path), line), "too many fields in this row"))
+        header = [h.strip().lower() for h in next(reader)]
+        for problem in _csv_header_problems(header, path):
+            problems.append(problem)
+            if problem.severity == "error":
+                return []
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(c.strip() for c in cells):
                 continue
-            if not (row.get("id") or "").strip():
-                problems.append(Problem(Origin(str(path), line), "empty id"))
+            if len(cells) > len(header):
+                problems.append(Problem(Origin(str(path), line), f"{len(cells)} fields but the header has {len(header)}"))
                 continue
-            rows.setdefault(row["id"].strip(), []).append((line, row))
+            row = {h: c.strip() for h, c in zip(header, cells, strict=False)}
+            if not ID_RE.match(row.get("id", "")):
+                bad_id = f"id must be a name of letters, digits, '-', '_', '.', got {row.get('id')!r}"
+                problems.append(Problem(Origin(str(path), line), bad_id))
+                continue
+            rows.setdefault(row["id"], []).append((line, row))
     except csv.Error as exc:
-        problems.append(Problem(Origin(str(path), reader.line_num), f"bad CSV: {exc}"))
+        problems.append(Problem(Origin(str(path), reader.line_num or 1), f"bad CSV: {exc}"))
         return []
     return [e for e in (_entry_from_csv(i, r, path, problems) for i, r in rows.items()) if e is not None]
 
 
+def _csv_header_problems(header: list[str], path: Path) -> list[Problem]:
+    where = Origin(str(path), 1)
+    found = []
+    if len(set(header)) < len(header):
+        found.append(Problem(where, "a column name appears twice in the header"))
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        found.append(Problem(where, f"missing column(s) {', '.join(missing)} (need {','.join(CSV_REQUIRED)})"))
+    for extra in [h for h in header if h not in CSV_REQUIRED + CSV_OPTIONAL]:
+        found.append(Problem(where, f"unknown column {extra!r} is ignored (optional: {','.join(CSV_OPTIONAL)})", "warning"))
+    return found
+
+
 def _entry_from_csv(entry_id: str, rows: list[tuple[int, dict[str, str]]], path: Path, problems: list[Problem]) -> Entry | None:
     origin = Origin(str(path), rows[0][0])
+    name = f"entry {entry_id!r}"
+    before = len(problems)
     by_lang: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    meta: dict[str, str] = {}
     for line, row in rows:
-        lang = (row.get("lang") or "").strip()
+        where = Origin(str(path), line)
+        lang = row.get("lang", "").lower()
         if lang not in LANGS:
-            problems.append(Problem(Origin(str(path), line), f"lang must be one of {', '.join(LANGS)}, not {lang!r}"))
-            return None
+            problems.append(Problem(where, f"{name}: lang must be one of {', '.join(LANGS)}, not {lang!r}"))
+            continue
+        if not row.get("question"):
+            problems.append(Problem(where, f"{name}: empty question"))
+            continue
         by_lang.setdefault(lang, []).append((line, row))
+        for key in CSV_META:
+            value = row.get(key, "")
+            if value and meta.setdefault(key, value) != value:
+                problems.append(Problem(where, f"{name}: {key} {value!r} differs from an earlier row ({meta[key]!r})"))
     texts = {}
-    for lang, lang_rows in by_lang.items():
-        questions = [q for q in ((r.get("question") or "").strip() for _, r in lang_rows) if q]
-        answers = [a for a in ((r.get("answer") or "").strip() for _, r in lang_rows) if a]
-        if not questions:
-            problems.append(Problem(Origin(str(path), lang_rows[0][0]), f"entry {entry_id!r}: no {lang} question"))
-            return None
-        texts[lang] = LangText(question=questions[0], answer=answers[0] if answers else "", phrasings=tuple(questions[1:]))
-    first = rows[0][1]
-    reviewed = None
-    if (first.get("reviewed") or "").strip():
-        try:
-            reviewed = dt.date.fromisoformat(first["reviewed"].strip())
-        except ValueError:
-            problems.append(Problem(origin, f"entry {entry_id!r}: reviewed must be a date like 2026-01-31"))
+    for lang in (lang for lang in LANGS if lang in by_lang):
+        lang_rows = by_lang[lang]
+        answers = list(dict.fromkeys(r["answer"] for _, r in lang_rows if r.get("answer")))
+        where = Origin(str(path), lang_rows[0][0])
+        if not answers:
+            problems.append(Problem(where, f"{name}: no {lang} answer (put it on the entry's first {lang} row)"))
+        elif len(answers) > 1:
+            problems.append(Problem(where, f"{name}: different {lang} answers on different rows (give it once)"))
+        else:
+            questions = [r["question"] for _, r in lang_rows]
+            texts[lang] = LangText(question=questions[0], answer=answers[0], phrasings=tuple(questions[1:]))
+    reviewed = parse_date(meta.get("reviewed"))
+    if reviewed is False:
+        problems.append(Problem(origin, f"{name}: reviewed must be a date like 2026-01-31, got {meta['reviewed']!r}"))
+    handoff = meta.get("handoff", "false").lower()
+    if handoff not in ("true", "false", "yes", "no", "1", "0"):
+        problems.append(Problem(origin, f"{name}: handoff must be true or false, got {meta['handoff']!r}"))
+    lists = {k: tuple(meta.get(k, "").split()) for k in ("facts", "sources", "related")}
+    check_list_items(lists, name, origin, problems)
+    if any(p.severity == "error" for p in problems[before:]) or not texts:
+        return None
     return Entry(
-        id=entry_id, texts=texts, topic=(first.get("topic") or path.stem).strip(), reviewed=reviewed,
-        facts=_split(first.get("facts")), sources=_split(first.get("sources")), related=_split(first.get("related")),
-        handoff=(first.get("handoff") or "").strip().lower() in ("1", "true", "yes"), origin=origin,
+        id=entry_id, texts=texts, topic=meta.get("topic", path.stem), reviewed=reviewed or None,
+        handoff=handoff in ("true", "yes", "1"), origin=origin, **lists,
     )
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple((value or "").split())
-
-
 def _read_synonyms(path: Path, problems: list[Problem]) -> tuple[tuple[str, ...], ...]:
+    """Synonym groups; a word in two groups is an error since the matcher could not know which to use."""
     if not path.exists():
         return ()
     data = _parse_yaml(path, problems)
@@ -257,14 +417,24 @@ def _read_synonyms(path: Path, problems: list[Problem]) -> tuple[tuple[str, ...]
         return ()
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list):
-        problems.append(Problem(Origin(str(path), 1), "expected a mapping with a 'groups' list"))
+        problems.append(Problem(Origin(str(path), 1), "expected a mapping with a 'groups:' list of word lists"))
         return ()
+    for key in sorted(set(_keys(data)) - {"groups"}):
+        problems.append(Problem(Origin(str(path), data[LINE]), f"unknown key {key!r} (expected groups)"))
     result = []
-    for i, group in enumerate(groups):
-        if not isinstance(group, list) or len(group) < 2:
-            problems.append(Problem(Origin(str(path), 1), f"group {i + 1} must list at least two words"))
+    first_seen: dict[str, int] = {}
+    for i, group in enumerate(groups, 1):
+        line = getattr(group, "line", groups.line + i - 1)
+        words = str_list(group, f"synonym group {i}", Origin(str(path), line), problems)
+        if len(set(words)) < 2:
+            problems.append(Problem(Origin(str(path), line), f"synonym group {i} must list at least two different words"))
             continue
-        result.append(tuple(str(w).strip() for w in group if str(w).strip()))
+        for word in words:
+            key = normalize(word)
+            if key in first_seen and first_seen[key] != line:
+                problems.append(Problem(Origin(str(path), line), f"{word!r} is also in the group at line {first_seen[key]}"))
+            first_seen.setdefault(key, line)
+        result.append(tuple(dict.fromkeys(words)))
     return tuple(result)
 
 
