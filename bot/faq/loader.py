@@ -142,6 +142,7 @@ def read_faq(directory: str | Path) -> tuple[Faq, list[Problem]]:
             seen[entry.id] = entry
     if not entries and not any(p.severity == "error" for p in problems):
         problems.append(Problem(Origin(str(root)), "no FAQ entries found (*.yaml, *.csv)"))
+    problems.sort(key=lambda p: (p.origin.path, p.origin.line))
     return Faq(entries=tuple(seen.values()), synonyms=synonyms, source=str(root)), problems
 
 
@@ -171,19 +172,28 @@ def _parse_yaml(path: Path, problems: list[Problem]) -> Any:
     text = read_text(path, problems)
     if text is None:
         return None
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        problems.append(Problem(Origin(str(path), line), f"character {exc.character!r} is not allowed in YAML"))
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problems.append(Problem(Origin(str(path), line), f"bad YAML: {exc.problem or exc.context}"))
+        why = exc.problem or exc.context
+        if exc.problem and exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            why += f", {exc.context} that starts at line {exc.context_mark.line + 1}"
+        problems.append(Problem(Origin(str(path), line), f"bad YAML: {why} (check the indentation and quoting)"))
         return None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         problems.append(Problem(Origin(str(path), 1), f"bad YAML: {exc}"))
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     for line, key in loader.duplicate_keys:
         problems.append(Problem(Origin(str(path), line), f"key {key!r} given twice in the same mapping"))
     return data
