@@ -1,21 +1,144 @@
-"""Text normalisation shared by the matcher and the checker (first cut; issue 4 deepens it)."""
+"""Text normalisation and tokens shared by the matcher and the checker.
+
+Users type the same question in many surface forms: full-width digits from a Chinese IME,
+traditional characters from Hong Kong or Taiwan, upper case, odd punctuation. Everything is
+folded to one form first, so the matcher only has to deal with wording, not typing.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+import opencc
+
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
+# Anything that is neither a letter/digit nor a CJK character separates words; the
+# apostrophe is dropped inside words so "don't" and "dont" meet.
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
+_NON_WORD = re.compile(r"[^\w]+|_+", re.UNICODE)
 _SPACE = re.compile(r"\s+")
+# A CJK run next to Latin letters or digits gets a space, so "申请pct专利" tokenises as 申请 / pct / 专利.
+_CJK_EDGE = re.compile(f"(?<=[{_CJK_CLASS}])(?=[^{_CJK_CLASS}\\s])|(?<=[^{_CJK_CLASS}\\s])(?=[{_CJK_CLASS}])")
+_TOKEN = re.compile(f"[{_CJK_CLASS}]+|[^\\s{_CJK_CLASS}]+")
+
+# OpenCC's C++ converter: phrase-aware (e.g. 乾燥 -> 干燥 but 乾隆 stays), ~2 µs per question.
+_T2S = opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional to simplified Chinese; text without Chinese is returned as is (fast path)."""
+    return _T2S.convert(text) if _CJK.search(text) else text
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), case-fold, punctuation to spaces, collapse spacing."""
+    """NFKC (full-width to half-width), case-fold, traditional to simplified, punctuation to spaces, one space between words."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
+    text = to_simplified(text)
+    text = _APOSTROPHE.sub("", text)
+    text = _NON_WORD.sub(" ", text)
+    text = _CJK_EDGE.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
 
 
 def detect_lang(text: str) -> str:
-    """'zh' when the text holds any Chinese character, else 'en'."""
-    return "zh" if _CJK.search(text) else "en"
+    """'zh' when Chinese characters make up a real part of the letters, else 'en'.
+
+    One Chinese character in an English sentence (a name, say) does not make it Chinese,
+    but a Chinese question with an English acronym (PCT, WIPO) is still Chinese.
+    """
+    cjk = len(_CJK.findall(text))
+    if not cjk:
+        return "en"
+    latin_words = len(re.findall(r"[A-Za-z]{2,}", text))
+    return "zh" if cjk >= latin_words else "en"
+
+
+def is_cjk(token: str) -> bool:
+    return bool(_CJK.match(token))
+
+
+def tokens(normalized: str) -> list[str]:
+    """Words of a normalised text: Latin words and digit runs, and whole CJK runs (split further by `features`)."""
+    return _TOKEN.findall(normalized)
+
+
+_SUFFIXES = ("ing", "ed", "es", "s")
+
+
+def stem(word: str) -> str:
+    """A deliberately light English stemmer: strip one inflection so "fees"/"fee" and "filing"/"file" meet."""
+    if len(word) <= 3 or not word.isascii() or not word.isalpha():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if suffix == "s" and base.endswith(("s", "u", "i")):  # "process", "status", "analysis"
+                return word
+            return base
+    return word
+
+
+def features(normalized: str, char_ngrams: Sequence[int] = (3, 4, 5)) -> list[str]:
+    """The lexical features of a normalised text, with repeats (the caller counts them).
+
+    Latin words give the stemmed word, the next-word bigram and character n-grams of the
+    word with boundary marks (typo tolerance, shared stems). Chinese has no spaces, so each
+    CJK run gives its characters and character bigrams, which works about as well as a word
+    segmenter for short questions and needs no dictionary.
+    """
+    out: list[str] = []
+    prev: str | None = None
+    for tok in tokens(normalized):
+        if is_cjk(tok):
+            out.extend(tok)
+            out.extend("b:" + tok[i: i + 2] for i in range(len(tok) - 1))
+            if prev is not None:
+                out.append(f"b:{prev} {tok[0]}")
+            prev = tok[-1]
+            continue
+        word = stem(tok)
+        out.append(word)
+        if prev is not None:
+            out.append(f"b:{prev} {word}")
+        prev = word
+        padded = f"<{tok}>"
+        for n in char_ngrams:
+            if len(padded) > n:
+                out.extend("c:" + padded[i: i + n] for i in range(len(padded) - n + 1))
+    return out
+
+
+class Synonyms:
+    """Rewrites every word of a synonym group to the group's first word, in phrasings and questions alike.
+
+    Applied to normalised text. Latin synonyms match whole words only ("ip" must not
+    rewrite "zip"); Chinese synonyms match anywhere, since Chinese has no word boundaries.
+    Longer synonyms win over shorter ones ("实用新型专利" before "专利").
+    """
+
+    def __init__(self, groups: Iterable[Sequence[str]]):
+        mapping: dict[str, str] = {}
+        for group in groups:
+            words = [normalize(w) for w in group if normalize(w)]
+            if len(words) < 2:
+                continue
+            for word in words[1:]:
+                mapping.setdefault(word, words[0])
+        self._map = mapping
+        parts = []
+        for word in sorted(mapping, key=len, reverse=True):
+            esc = re.escape(word)
+            parts.append(esc if is_cjk(word[0]) and is_cjk(word[-1]) else rf"(?<![^\W_]){esc}(?![^\W_])")
+        self._pattern = re.compile("|".join(parts)) if parts else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def apply(self, normalized: str) -> str:
+        if self._pattern is None:
+            return normalized
+        return self._pattern.sub(lambda m: self._map[m.group(0)], normalized)

@@ -1,0 +1,1 @@
+"""Matcher benchmarks on public intent data sets (see docs/benchmarks.md)."""

@@ -1,0 +1,110 @@
+"""`helpdesk faq eval` and bot.faq.evaluate on a small labelled fixture."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.faq.evaluate import Query, QueryFileError, evaluate, parse_queries, percentile, read_queries, summarize
+from bot.faq.loader import load_faq
+from bot.faq.matcher import Decision, Matcher, MatchSettings, Suggestion
+
+HERE = Path(__file__).parent / "fixtures" / "matcher"
+FAQ, QUERIES = str(HERE / "faq"), str(HERE / "queries.jsonl")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
+
+
+def decision(action, entry=None, guesses=()):
+    sugg = tuple(Suggestion(g, g, 50.0) for g in guesses)
+    return Decision("q", "en", action, entry, 50.0, "a" if entry else None, sugg)
+
+
+def test_summarize_counts_each_case():
+    queries = [Query("a", "x"), Query("b", "x"), Query("c", "y"), Query("d", "y"), Query("e", None), Query("f", None)]
+    decisions = [
+        decision("answer", "x", ["x"]),         # right answer
+        decision("answer", "y", ["y", "x"]),    # wrong answer
+        decision("suggest", None, ["x", "y"]),  # right entry among the choices
+        decision("escalate", None, ["x"]),      # in scope but escalated
+        decision("escalate", None, ["x"]),      # out of scope, escalated: good
+        decision("answer", "x", ["x"]),         # out of scope but answered: bad
+    ]
+    r = summarize(queries, decisions, [0.001] * 6, {"x", "y"})
+    assert (r.questions, r.in_scope, r.out_of_scope) == (6, 4, 2)
+    assert r.in_scope_accuracy == 1 / 4
+    assert r.top1_accuracy == 1 / 4  # only query a has the right entry first
+    assert r.oos_recall == 1 / 2 and r.oos_answered == 1 / 2
+    assert r.suggest_rate == 1 / 6 and r.suggest_with_right == 1 / 6 and r.suggest_without_right == 0
+    assert r.wrong_answer_rate == 2 / 6
+    assert r.escalated_in_scope == 1 / 4
+    assert r.latency_p50_ms == pytest.approx(1.0)
+
+
+def test_percentile_nearest_rank():
+    assert percentile([], 99) == 0
+    assert percentile([3, 1, 2], 50) == 2
+    assert percentile(list(range(1, 101)), 99) == 99
+    assert percentile([5], 99) == 5
+
+
+def test_evaluate_on_fixture():
+    matcher = Matcher.build(load_faq(FAQ), MatchSettings())
+    r = evaluate(matcher, read_queries(QUERIES))
+    assert (r.in_scope, r.out_of_scope) == (7, 2)
+    assert r.top1_accuracy == 1.0
+    assert r.oos_recall == 1.0
+    assert r.wrong_answer_rate == 0.0
+    assert r.unknown_expected == ()
+
+
+def test_parse_errors_name_file_and_line():
+    with pytest.raises(QueryFileError, match=r"^f.jsonl:2: not valid JSON"):
+        list(parse_queries(['{"text": "a", "expected": null}', "{oops"], "f.jsonl"))
+    with pytest.raises(QueryFileError, match=r"^f.jsonl:1: expected an object"):
+        list(parse_queries(['["a"]'], "f.jsonl"))
+    with pytest.raises(QueryFileError, match=r"^f.jsonl:3: \"expected\" must be"):
+        list(parse_queries(['{"text": "a"}', "", '{"text": "b", "expected": 3}'], "f.jsonl"))
+
+
+def test_cli_eval_text(capsys):
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", QUERIES]) == 0
+    out = capsys.readouterr().out
+    for label in ("in-scope accuracy", "out-of-scope recall", "suggest rate", "wrong-answer rate", "latency p50 / p99"):
+        assert label in out
+    assert "9 (7 in scope, 2 out of scope)" in out
+
+
+def test_cli_eval_json(capsys):
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", QUERIES, "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["questions"] == 9 and obj["top1_accuracy"] == 1.0
+    assert {"in_scope_accuracy", "oos_recall", "suggest_with_right", "suggest_without_right",
+            "wrong_answer_rate", "latency_p50_ms", "latency_p99_ms"} <= set(obj)
+
+
+def test_cli_eval_bad_line(capsys, tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"text": "a", "expected": null}\nnot json\n', encoding="utf-8")
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "Traceback" not in err
+
+
+def test_cli_eval_missing_files(capsys, tmp_path):
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", str(tmp_path / "none.jsonl")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main(["faq", "eval", "--faq", str(tmp_path / "nofaq"), "--queries", QUERIES]) == 2
+    assert "cannot load the FAQ" in capsys.readouterr().err
+
+
+def test_cli_eval_warns_about_unknown_ids(capsys, tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"text": "patent fee", "expected": "no_such_entry"}\n', encoding="utf-8")
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", str(q)]) == 0
+    assert "no_such_entry" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""Normalisation: Chinese and English edge cases the matcher relies on."""
+
+import pytest
+
+from bot.faq.normalize import Synonyms, detect_lang, features, normalize, stem
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ＰＣＴ　专利１２３", "pct 专利 123"),  # full-width letters, digits and space
+        ("How  To FILE\ta Patent?!", "how to file a patent"),
+        ("專利申請費用", "专利申请费用"),  # traditional to simplified
+        ("發明專利，實用新型。", "发明专利 实用新型"),  # Chinese punctuation
+        ("申请pct专利", "申请 pct 专利"),  # Latin inside Chinese becomes its own word
+        ("don't", "dont"),
+        ("STRASSE Straße", "strasse strasse"),  # casefold, not lower
+        ("", ""),
+        ("😀🎉", ""),
+        ("a_b__c", "a b c"),
+    ],
+)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+def test_normalize_is_idempotent():
+    for text in ["專利申請費用 ＡＢＣ", "How to file?", "申请pct专利"]:
+        assert normalize(normalize(text)) == normalize(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("专利费用多少", "zh"), ("How much is a patent?", "en"), ("PCT申请怎么办", "zh"),
+     ("", "en"), ("What does 专利 mean in English here", "en"), ("12345", "en")],
+)
+def test_detect_lang(text, lang):
+    assert detect_lang(text) == lang
+
+
+def test_stem_light():
+    assert stem("fees") == "fee"
+    assert stem("filing") == "fil"
+    assert stem("process") == "process"
+    assert stem("status") == "status"
+    assert stem("pct") == "pct"
+
+
+def test_features_chinese_bigrams_and_latin_ngrams():
+    f = features(normalize("申请专利 fees"))
+    assert "申" in f and "b:申请" in f and "b:专利" in f
+    assert "fee" in f and "c:<fe" in f
+    assert "b:利 fee" in f  # the bigram across the language switch
+
+
+def test_synonyms_rewrite_to_first_word():
+    syn = Synonyms([["实用新型", "utility model", "小专利"], ["ip", "知识产权"]])
+    assert syn.apply(normalize("Utility Model fee")) == "实用新型 fee"
+    assert syn.apply("小专利费用") == "实用新型费用"
+    assert syn.apply("zip file") == "zip file"  # Latin synonyms match whole words only
+    assert syn.apply("知识产权") == "ip"
+    assert not Synonyms([])
