@@ -1,0 +1,178 @@
+"""The conversation with an SME, independent of the channel: Telegram and the web chat call these.
+
+ask() is the path of a question: matcher -> answer, choices or ticket. Each call is one
+unit of work: the user's message and the outcome are stored before the reply is returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Message, QuestionLog, Ticket, User, utcnow
+from bot.events import Event, EventBus
+from bot.faq.matcher import Decision, Matcher
+from bot.faq.normalize import detect_lang
+from bot.texts import t
+from bot.tickets import TicketService
+
+HUMAN_WORDS = re.compile(
+    r"^\s*(/human|人工|人工服务|转人工|真人|客服|找人工|找客服|human|a human|real person|agent|"
+    r"(i want to )?talk to (a )?(human|person|someone))\s*[!！?？.。]*\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says back; each channel renders it (buttons, links) its own way."""
+
+    kind: str  # answer | suggest | escalated | joined | notice
+    lang: str
+    text: str
+    entry_id: str | None = None
+    sources: tuple[str, ...] = ()
+    reviewed: date | None = None
+    related: tuple[tuple[str, str], ...] = ()  # (entry_id, question) follow-ups
+    choices: tuple[tuple[str, str], ...] = ()  # (entry_id, question) when unsure
+    ticket_id: int | None = None
+    log_id: int | None = None  # for "was this helpful?"
+    handoff: bool = False
+
+
+class Conversation:
+    """One per process; holds no per-user state (it is all in the database)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], matcher: Callable[[], Matcher],
+                 tickets: TicketService, events: EventBus, when_text: Callable[[str], str] | None = None,
+                 max_chars: int = 4000):
+        self.sessions, self._matcher, self.tickets, self.events = sessions, matcher, tickets, events
+        self._when = when_text or (lambda lang: t("reply_soon", lang))
+        self.max_chars = max_chars
+
+    async def user(self, channel: str, external_id: str, display_name: str = "", lang: str | None = None) -> User:
+        """Find or create the user of this chat; refresh the display name."""
+        async with self.sessions.begin() as s:
+            user = await s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+            if user is None:
+                user = User(channel=channel, external_id=external_id, display_name=display_name[:256], lang=lang)
+                s.add(user)
+            else:
+                user.last_seen_at = utcnow()
+                if display_name:
+                    user.display_name = display_name[:256]
+        return user
+
+    async def ask(self, channel: str, external_id: str, text: str, display_name: str = "", lang: str | None = None) -> Reply:
+        """Answer, offer choices, or escalate one question from a user."""
+        user = await self.user(channel, external_id, display_name)
+        lang = lang or user.lang or detect_lang(text)
+        text = text.strip()
+        if not text:
+            return Reply("notice", lang, t("empty", lang))
+        if len(text) > self.max_chars:
+            return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars))
+        if HUMAN_WORDS.match(text):
+            return await self.request_human(user, text, lang)
+        ticket = await self.tickets.add_user_message(user.id, text)
+        if ticket is not None:
+            return Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
+        started = time.perf_counter()
+        decision = self._matcher().decide(text, lang=user.lang)
+        latency = (time.perf_counter() - started) * 1000
+        log_id = await self._log(user, text, decision, latency)
+        if decision.action == "answer":
+            return await self._answer(user, decision.entry_id, lang, log_id, question=text)
+        if decision.action == "suggest":
+            choices = tuple((s.entry_id, s.question) for s in decision.suggestions)
+            await self._bot_said(user, t("suggest", lang), "suggest", {"choices": [c[0] for c in choices]})
+            return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log_id)
+        return await self._escalate(user, text, lang, "no_match", decision, log_id)
+
+    async def choose(self, channel: str, external_id: str, entry_id: str, lang: str | None = None) -> Reply:
+        """The user picked one of the offered entries (or a follow-up)."""
+        user = await self.user(channel, external_id)
+        return await self._answer(user, entry_id, lang or user.lang or "zh", None, question=None)
+
+    async def request_human(self, user: User, text: str | None, lang: str) -> Reply:
+        """The user asked for a person: open (or join) a ticket with their last question."""
+        question = text if text and not HUMAN_WORDS.match(text) else await self._last_question(user) or (text or "")
+        return await self._escalate(user, question, lang, "asked", None, None)
+
+    async def feedback(self, channel: str, external_id: str, log_id: int, helpful: bool) -> Reply | None:
+        """Record "was this helpful?"; a "no" hands the question to a person."""
+        user = await self.user(channel, external_id)
+        async with self.sessions.begin() as s:
+            row = await s.get(QuestionLog, log_id)
+            if row is None or row.user_id != user.id:
+                return None
+            row.helpful = helpful
+        if helpful:
+            return None
+        return await self._escalate(user, row.text, row.lang, "not_helpful", None, log_id)
+
+    async def forget(self, channel: str, external_id: str) -> None:
+        """Delete everything stored about this user (after the channel asked them to confirm)."""
+        async with self.sessions.begin() as s:
+            user = await s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+            if user is None:
+                return
+            await s.execute(delete(QuestionLog).where(QuestionLog.user_id == user.id))
+            await s.execute(delete(Message).where(Message.user_id == user.id))
+            await s.execute(delete(Ticket).where(Ticket.user_id == user.id))
+            await s.execute(delete(User).where(User.id == user.id))
+        await self.events.publish(Event("user.forgotten", None, {"channel": channel}))
+
+    # ---- helpers ---------------------------------------------------------------------------
+    async def _answer(self, user: User, entry_id: str | None, lang: str, log_id: int | None, question: str | None) -> Reply:
+        matcher = self._matcher()
+        entry = matcher.faq.get(entry_id or "")
+        if entry is None:
+            return Reply("notice", lang, t("empty", lang))
+        text = entry.text(lang)
+        related = tuple((r, matcher.faq.get(r).text(lang).question) for r in entry.related if matcher.faq.get(r))
+        await self._bot_said(user, text.answer, "answer", {"entry_id": entry.id})
+        reply = Reply("answer", lang, text.answer, entry_id=entry.id, sources=entry.sources, reviewed=entry.reviewed,
+                      related=related, log_id=log_id, handoff=entry.handoff)
+        if entry.handoff:
+            ticket, _ = await self.tickets.escalate(user.id, question or text.question, lang, "handoff",
+                                                    [{"entry_id": entry.id, "question": text.question, "score": 100}])
+            note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
+            reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{text.answer}\n\n{note}")
+        return reply
+
+    async def _escalate(self, user: User, question: str, lang: str, reason: str, decision: Decision | None,
+                        log_id: int | None) -> Reply:
+        guesses = [{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 1)}
+                   for s in (decision.suggestions if decision else ())]
+        ticket, created = await self.tickets.escalate(user.id, question or "-", lang, reason, guesses)
+        if log_id is not None:
+            async with self.sessions.begin() as s:
+                await s.execute(update(QuestionLog).where(QuestionLog.id == log_id).values(ticket_id=ticket.id))
+        key = "escalated" if created else "joined"
+        return Reply("escalated" if created else "joined", lang, t(key, lang, ticket=ticket.id, when=self._when(lang)),
+                     ticket_id=ticket.id)
+
+    async def _log(self, user: User, text: str, decision: Decision, latency_ms: float) -> int:
+        async with self.sessions.begin() as s:
+            row = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
+                              entry_id=decision.entry_id, score=decision.score, latency_ms=latency_ms)
+            s.add(row)
+            s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
+        return row.id
+
+    async def _bot_said(self, user: User, text: str, kind: str, meta: dict) -> None:
+        async with self.sessions.begin() as s:
+            s.add(Message(user_id=user.id, direction="out", sender="bot", kind=kind, text=text, meta=meta))
+
+    async def _last_question(self, user: User) -> str | None:
+        async with self.sessions() as s:
+            return await s.scalar(select(QuestionLog.text).where(QuestionLog.user_id == user.id)
+                                  .order_by(QuestionLog.id.desc()).limit(1))

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2.x asyncio models, engine, repository functions and Alembic migrations."""

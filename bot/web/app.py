@@ -1,0 +1,24 @@
+"""Build the aiohttp application; routes live in `routes.py`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.services import Services
+from bot.web.keys import SERVICES
+from bot.web.routes import setup_routes
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def build_app(services: Services) -> web.Application:
+    """The web application for one process; it shares the event loop with the bot."""
+    app = web.Application(client_max_size=services.settings.web.max_body_bytes)
+    app[SERVICES] = services
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(default=True))
+    setup_routes(app)
+    return app
