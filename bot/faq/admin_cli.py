@@ -7,6 +7,7 @@ CI can jump to them; the summary goes to stderr so it never pollutes that list.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def add_faq_admin_commands(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate the FAQ files; exit 1 on errors, 0 when only warnings")
     check.add_argument("dir", nargs="?", metavar="DIR", help="FAQ directory (default: faq.dir from the config)")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only, not warnings")
+    check.add_argument("--today", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                       help="judge review dates as of this day (default: today), for reproducible CI runs")
     check.set_defaults(func=run_check)
     export = sub.add_parser("export", help="write the whole FAQ as one CSV sheet (re-importable)")
     export.add_argument("--csv", action="store_true", required=True, help="CSV format (the only one so far)")
@@ -38,7 +41,7 @@ def _faq_dir(args: argparse.Namespace, given: str | None) -> Path:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print every problem, then the summary; exit 1 when there is any error."""
-    report = check_dir(_faq_dir(args, args.dir))
+    report = check_dir(_faq_dir(args, args.dir), args.today)
     for problem in report.problems:
         if problem.severity == "error" or not args.quiet:
             print(problem)
