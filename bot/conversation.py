@@ -118,6 +118,14 @@ class Conversation:
             return None
         return await self._escalate(user, row.text, row.lang, "not_helpful", None, log_id)
 
+    async def set_lang(self, channel: str, external_id: str, lang: str | None) -> User:
+        """Fix the answer language ("zh" or "en"), or None to follow each message's language."""
+        user = await self.user(channel, external_id)
+        async with self.sessions.begin() as s:
+            row = await s.get_one(User, user.id)
+            row.lang = lang
+        return row
+
     async def forget(self, channel: str, external_id: str) -> None:
         """Delete everything stored about this user (after the channel asked them to confirm)."""
         async with self.sessions.begin() as s:

@@ -8,7 +8,6 @@ import logging
 import secrets
 import signal
 from dataclasses import replace
-from pathlib import Path
 
 from aiohttp import web
 
@@ -66,6 +65,3 @@ async def start_background(services: Services, app: web.Application) -> list[asy
         tasks.append(asyncio.create_task(services.faq.watch(), name="faq-watch"))
     return tasks
 
-
-def data_dir(settings: Settings) -> Path:
-    return settings.data_path

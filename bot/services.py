@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -32,6 +33,8 @@ class Services:
     faq: FaqHolder
     tickets: TicketService
     conversation: Conversation
+    # Delivery of outbox rows, by channel ("telegram", "web"); each channel registers its own at start.
+    transports: dict[str, Any] = field(default_factory=dict)
 
 
 async def open_services(settings: Settings, migrate: bool = True) -> Services:

@@ -1,0 +1,1 @@
+"""Telegram handlers (issue 6): the routing table lives here."""
