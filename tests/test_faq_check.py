@@ -71,6 +71,20 @@ def test_near_duplicate_phrasing_names_both_entries_and_the_score(faq_dir):
     assert "'how much to file a patent china' ~ 'how much to file patent china'" in problem
 
 
+def test_synonyms_count_as_the_same_word(faq_dir):
+    """faq_good/synonyms.yaml says 小专利 = 实用新型, so these two phrasings are one question to the matcher."""
+    edit(faq_dir / "fees.yaml", '- "申请费多少"', '- "实用新型年费"')
+    (problem,) = lines(faq_dir)
+    assert "entries 'fees-annual' and 'fees-filing' share the phrasing '小专利年费'" in problem
+
+
+def test_a_particle_more_is_a_clash_a_changed_character_is_not(faq_dir):
+    edit(faq_dir / "fees.yaml", '- "申请费多少"', '- "年费多少钱一年啊"')
+    assert "too close to tell apart (93/100)" in lines(faq_dir)[0]
+    edit(faq_dir / "fees.yaml", '- "年费多少钱一年啊"', '- "官费多少钱一年"')
+    assert lines(faq_dir) == []
+
+
 def test_similar_but_distinguishable_phrasings_pass(faq_dir):
     # 88/100 against "how much to file patent china": close, but the word that differs is the one that matters.
     edit(faq_dir / "fees.yaml", '- "annual fee how to pay"', '- "how much to renew patent china"')

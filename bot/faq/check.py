@@ -4,15 +4,19 @@ Errors make the FAQ unfit to serve (a broken file, a missing translation, a link
 nothing, two entries the matcher cannot tell apart); warnings are editorial debt that
 must not block a deploy (few phrasings, stale reviews, long answers, missing sources).
 
-Near-duplicate phrasings: every title and phrasing is normalised with the matcher's
-`normalize()` and compared, per language, with every phrasing of every *other* entry
-using `rapidfuzz.fuzz.ratio` (edit-distance similarity, 0-100). A pair scoring
-`SIMILAR_THRESHOLD` (92) or more is an error. Why 92: the matcher answers only when
-the best entry leads the runner-up by its margin (8 points by default), so a user who
-types one entry's phrasing exactly (100) while another entry holds a phrasing within
-8 points of it gets suggestions instead of an answer. `fuzz.ratio` is stricter than the
-matcher's token-based scorer, so what it flags is a real clash: one character apart in
-a short Chinese phrasing, a plural or an article in an English one.
+Near-duplicate phrasings: every title and phrasing is normalised as the matcher does
+(`normalize()`, then the synonym groups, so 小专利 and 实用新型 count as the same word)
+and compared, per language, with every phrasing of every *other* entry using
+`rapidfuzz.fuzz.ratio` (edit-distance similarity, 0-100). A pair scoring
+`SIMILAR_THRESHOLD` (92) or more is an error. Why 92: `fuzz.ratio` is an insert/delete
+similarity, so 92 means the two differ by at most 8% of their combined length: an added
+particle or article (年费多少钱一年啊 ~ 年费多少钱一年, 93), a plural, a typo in a long sentence. Such
+phrasings ask the same question, so whatever its scorer the matcher has no ground to
+prefer one entry: it would answer from either at random or, by its margin rule, from
+neither. One changed character in a short phrasing stays below on purpose (年费多少 ~
+官费多少 scores 75): in Chinese one character is often the whole difference, and
+"how much to renew patent china" ~ "how much to file patent china" (88) differ in the
+one word that matters.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from rapidfuzz import fuzz, process
 
 from bot.faq.loader import Problem, read_faq
 from bot.faq.model import LANGS, Entry, Faq
-from bot.faq.normalize import normalize
+from bot.faq.normalize import Synonyms, normalize
 
 SIMILAR_THRESHOLD = 92.0
 MIN_PHRASINGS = 6
@@ -134,6 +138,7 @@ def _months_before(day: dt.date, months: int) -> dt.date:
 def clashing_phrasings(faq: Faq, threshold: float = SIMILAR_THRESHOLD) -> list[Problem]:
     """Phrasings that two entries share, or so close the matcher cannot separate the entries; one line per pair."""
     worst: dict[tuple[str, str], tuple[float, str, str]] = {}
+    synonyms = Synonyms(faq.synonyms)
     for lang in LANGS:
         texts: list[str] = []
         owners: list[Entry] = []
@@ -141,7 +146,7 @@ def clashing_phrasings(faq: Faq, threshold: float = SIMILAR_THRESHOLD) -> list[P
         for entry in faq.entries:
             if lang in entry.texts:
                 for q in entry.texts[lang].all_questions:
-                    texts.append(normalize(q))
+                    texts.append(synonyms.apply(normalize(q)))
                     owners.append(entry)
                     originals.append(q)
         if not texts:
