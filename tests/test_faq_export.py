@@ -111,3 +111,8 @@ def test_cli_export_refuses_a_broken_faq(capsys):
     assert run_cli(["export", "--csv", "--faq", str(FIXTURES / "faq_broken_yaml")]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "fees.yaml:8: error: bad YAML" in err and "not exported" in err
+
+
+def test_cli_export_to_an_unwritable_place_is_one_line(tmp_path, capsys):
+    assert run_cli(["export", "--csv", "--faq", str(GOOD), "-o", str(tmp_path / "no" / "such" / "dir.csv")]) == 1
+    assert capsys.readouterr().err.strip().endswith("cannot write: No such file or directory")

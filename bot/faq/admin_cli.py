@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -58,10 +59,18 @@ def run_export(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"not exported: {len(exc.problems)} errors", file=sys.stderr)
         return 1
-    if args.output:
+    if not args.output:
+        try:
+            write_csv(faq, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader has what it wanted; say nothing more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    try:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             rows = write_csv(faq, out)
-        print(f"{len(faq)} entries, {rows} rows written to {args.output}", file=sys.stderr)
-    else:
-        write_csv(faq, sys.stdout)
+    except OSError as exc:
+        print(f"{args.output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{len(faq)} entries, {rows} rows written to {args.output}", file=sys.stderr)
     return 0
