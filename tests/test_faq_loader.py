@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -176,3 +177,22 @@ def test_no_input_gives_a_traceback(tmp_path, content, name):
     _faq, problems = read_faq(tmp_path)
     for problem in problems:
         assert problem.origin.path.startswith(str(tmp_path)) and problem.message
+
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8) | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["question", "answer", "phrasings", "x"]), inner),
+    max_leaves=8,
+)
+ENTRIES = st.lists(st.dictionaries(st.sampled_from(["id", "reviewed", "facts", "sources", "related", "handoff", "zh", "en"]),
+                                   VALUES), max_size=3)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=ENTRIES, topic=VALUES)
+def test_wrong_types_anywhere_give_problems_not_tracebacks(tmp_path, entries, topic):
+    """Well-formed YAML with any value in any place: the loader reports, it never crashes."""
+    one_file(tmp_path, "x.yaml", yaml.safe_dump({"topic": topic, "entries": entries}, allow_unicode=True))
+    faq, problems = read_faq(tmp_path)
+    assert all(p.origin.path.endswith("x.yaml") or p.message.startswith("no FAQ entries") for p in problems)
+    assert len(faq) <= len(entries)
