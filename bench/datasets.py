@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +22,11 @@ from bot.faq.model import Faq
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def intent_id(intent: str) -> str:
+    """An FAQ id for an intent name (ids are letters, digits, '-', '_', '.'; BANKING77 has "reverted_card_payment?")."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", intent)
+
+
 def faq_from_pairs(pairs: list[tuple[str, str]], lang: str = "en") -> Faq:
     """Write (text, intent) pairs as an FAQ CSV in a temporary directory and load it."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -30,6 +36,7 @@ def faq_from_pairs(pairs: list[tuple[str, str]], lang: str = "en") -> Faq:
             out.writerow(["id", "lang", "question", "answer"])
             seen: set[str] = set()
             for text, intent in pairs:
+                intent = intent_id(intent)
                 answer = "" if intent in seen else f"(answer for {intent})"
                 seen.add(intent)
                 out.writerow([intent, lang, text, answer])
@@ -52,7 +59,7 @@ def clinc(shots: int | None = None) -> tuple[Faq, list[Query]]:
     """CLINC150: FAQ from `train` (or its first `shots` per intent), questions from `val` + `oos_val`."""
     data = json.loads((DATA / "clinc150" / "clinc150_dev.json").read_text(encoding="utf-8"))
     faq = faq_from_pairs(_per_intent([(t, i) for t, i in data["train"]], shots))
-    queries = [Query(t, i) for t, i in data["val"]] + [Query(t, None) for t, _ in data["oos_val"]]
+    queries = [Query(t, intent_id(i)) for t, i in data["val"]] + [Query(t, None) for t, _ in data["oos_val"]]
     return faq, queries
 
 
@@ -72,13 +79,13 @@ def banking(shots: int | None = None, holdout: float = 0.2, seed: int = 4) -> tu
     cut = int(len(rows) * holdout)
     held, kept = rows[:cut], rows[cut:]
     faq = faq_from_pairs(_per_intent(kept, shots))
-    return faq, [Query(t, i) for t, i in held]
+    return faq, [Query(t, intent_id(i)) for t, i in held]
 
 
 def banking_test(shots: int | None = None) -> tuple[Faq, list[Query]]:
     """BANKING77 as published: FAQ from all of `train`, questions from `test` (report only, never tune)."""
     faq = faq_from_pairs(_per_intent(_banking_rows("train.csv"), shots))
-    return faq, [Query(t, i) for t, i in _banking_rows("test.csv")]
+    return faq, [Query(t, intent_id(i)) for t, i in _banking_rows("test.csv")]
 
 
 def scale_pairs(n: int) -> list[tuple[str, str]]:

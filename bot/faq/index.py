@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+NB_ALPHA = 0.03  # tuned on CLINC150 train/val and a BANKING77 train hold-out (docs/matcher.md)
+
 
 class TfidfIndex:
     """Rows are documents (phrasings), each belonging to one group (an entry).
@@ -56,6 +58,11 @@ class TfidfIndex:
         csum = np.bincount(inv, weights=w, minlength=len(uniq)).astype(np.float64)
         c_grp = (uniq // max(len(vocab), 1)).astype(np.int32)
         c_col = (uniq % max(len(vocab), 1)).astype(np.int32)
+        # Multinomial naive Bayes on the same tf-idf "counts" (Rennie et al. 2003): log P(f|e) with
+        # additive smoothing splits into a sparse part (features the entry has) and a per-entry constant.
+        totals = np.bincount(c_grp, weights=csum, minlength=n_groups)
+        self._nb = _Postings(c_col, c_grp, np.log(csum + NB_ALPHA) - math.log(NB_ALPHA), len(vocab))
+        self._nb_const = math.log(NB_ALPHA) - np.log(totals + NB_ALPHA * max(len(vocab), 1))
         cnorm = np.sqrt(np.bincount(c_grp, weights=csum * csum, minlength=n_groups))
         csum /= np.maximum(cnorm[c_grp], 1e-12)
         self._centroid = _Postings(c_col, c_grp, csum, len(vocab))
@@ -86,6 +93,13 @@ class TfidfIndex:
     def doc_scores(self, ids: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Cosine of the question with every phrasing."""
         return self._doc.dot(ids, w, self.n_docs)
+
+    def log_posterior(self, ids: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Naive-Bayes log P(entry | question) with a uniform prior: a fitted, discriminative view that
+        learns which features tell close entries apart, where cosines only measure overlap."""
+        s = self._nb.dot(ids, w, self.n_groups) + self._nb_const * float(w.sum())
+        s -= s.max()
+        return s - math.log(float(np.exp(s).sum()))
 
     def group_scores(self, ids: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Cosine of the question with every entry's centroid."""

@@ -26,16 +26,17 @@ MAX_QUERY_CHARS = 1000  # longer messages are letters, not questions: score thei
 class MatchSettings:
     """The decision bands on the 0-100 score scale, and the matcher's few knobs (defaults tuned in docs/matcher.md)."""
 
-    answer_threshold: float = 60.0
-    suggest_threshold: float = 35.0
+    answer_threshold: float = 40.0
+    suggest_threshold: float = 25.0
     margin: float = 4.0
     suggestions: int = 3
     neighbours: int = 3  # phrasings per entry whose similarities are averaged (k of k-NN)
     fuzzy_weight: float = 0.2  # share of the rapidfuzz re-score in the final score
     rerank: int = 10  # entries re-scored with rapidfuzz
+    bayes_weight: float = 0.05  # weight of the naive-Bayes log posterior (a penalty for entries the model finds unlikely)
 
     def __post_init__(self) -> None:
-        for name in ("answer_threshold", "suggest_threshold", "margin", "fuzzy_weight"):
+        for name in ("answer_threshold", "suggest_threshold", "margin", "fuzzy_weight", "bayes_weight"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a number")
@@ -49,6 +50,8 @@ class MatchSettings:
             raise ValueError("neighbours must be between 1 and 20")
         if not 0 <= self.fuzzy_weight <= 1:
             raise ValueError("fuzzy_weight must be between 0 and 1")
+        if not 0 <= self.bayes_weight <= 1:
+            raise ValueError("bayes_weight must be between 0 and 1")
         if not 1 <= self.rerank <= 100:
             raise ValueError("rerank must be between 1 and 100")
 
@@ -127,6 +130,8 @@ class Matcher:
         s = self.settings
         doc = self._index.doc_scores(ids, w)
         lexical = 0.5 * self._index.group_scores(ids, w) + 0.5 * self._knn(doc, s.neighbours)
+        if s.bayes_weight:
+            lexical += s.bayes_weight * np.maximum(self._index.log_posterior(ids, w), -10.0)
         for g in self._exact.get(norm, ()):  # word for word one of the entry's phrasings: as sure as it gets
             lexical[g] = 1.0
         n = min(len(lexical), max(s.rerank, s.suggestions + 1))

@@ -82,7 +82,7 @@ def stem(word: str) -> str:
     return word
 
 
-def features(normalized: str, char_ngrams: Sequence[int] = (3, 4, 5)) -> list[str]:
+def features(normalized: str, char_ngrams: Sequence[int] = (3,)) -> list[str]:
     """The lexical features of a normalised text, with repeats (the caller counts them).
 
     Latin words give the stemmed word, the next-word bigram and character n-grams of the
