@@ -171,7 +171,8 @@ class FaqHolder:
         Debounced: a change triggers a reload only when two polls in a row agree, so an
         editor that saves in several writes (or a `git pull` touching many files) causes
         one reload of the finished state. Polling keeps this dependency-free and works on
-        network and container mounts where inotify does not. Runs until cancelled.
+        network and container mounts where inotify does not. Runs until cancelled; the app
+        starts it as a task when `settings.faq.watch` is true.
         """
         pending: Fingerprint | None = None
         if self._seen is None:
