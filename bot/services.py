@@ -15,6 +15,8 @@ from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.migrate import upgrade
 from bot.events import EventBus
 from bot.faq.holder import FaqHolder
+from bot.office_hours import OfficeHours
+from bot.outbox import WebTransport
 from bot.tickets import TicketService
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,11 @@ async def open_services(settings: Settings, migrate: bool = True) -> Services:
     events = EventBus()
     tickets = TicketService(sessions, events)
     conversation = Conversation(sessions, lambda: faq.current.matcher, tickets, events,
+                                when_text=OfficeHours(settings.queue).when_text,
                                 max_chars=settings.web.max_message_chars)
     log.info("FAQ loaded: %d entries from %s", len(faq.current.faq), settings.faq_path)
-    return Services(settings, engine, sessions, events, faq, tickets, conversation)
+    # The web chat page reads the messages table; its "delivery" is a live-page event (bot/outbox.py).
+    return Services(settings, engine, sessions, events, faq, tickets, conversation, transports={"web": WebTransport(events)})
 
 
 async def close_services(services: Services) -> None:

@@ -111,10 +111,11 @@ class Inbound(Base):
     """An accepted incoming message, stored before it is acknowledged and processed exactly once."""
 
     __tablename__ = "inbound"
-    __table_args__ = (Index("ix_inbound_status", "status", "id"),)
+    __table_args__ = (Index("ix_inbound_status", "status", "id"), Index("ix_inbound_order", "order_key", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)  # e.g. tg:<update_id>, web:<client id>
+    order_key: Mapped[str | None] = mapped_column(String(160))  # rows with one key are processed in id order (a chat)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

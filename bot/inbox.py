@@ -1,0 +1,206 @@
+"""The inbox: an incoming user message is written to the database before it is acknowledged.
+
+A channel stores each incoming message with `Inbox.accept` (idempotent on its dedupe key, e.g.
+`tg:<update_id>`) and only then acknowledges it (moves the Telegram offset, answers the webhook
+or the web chat's HTTP request). Processing takes pending rows in id order, one chat at a time
+in order (`order_key`), under a lease so two processes never run one row together.
+
+Exactly once: while a row's handler runs, every `Message` it writes is stamped with
+`meta["inbound_id"]` (a mapper hook, active only inside the processor). If a process dies after
+the handler's first write but before the row is marked done, the retry sees the stamped message
+and only marks the row done instead of processing it again. See docs/queue.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.db.models import Inbound, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+# The inbound row whose handler is running in this task (None outside the processor).
+current_inbound_id: ContextVar[int | None] = ContextVar("current_inbound_id", default=None)
+
+
+def _stamp_message(_mapper, _connection, target: Message) -> None:
+    inbound_id = current_inbound_id.get()
+    if inbound_id is not None:
+        target.meta = {**(target.meta or {}), "inbound_id": inbound_id}
+
+
+def install_effect_stamp() -> None:
+    """Stamp the Messages written while a handler runs (installed once, on first use, not at import)."""
+    if not event.contains(Message, "before_insert", _stamp_message):
+        event.listen(Message, "before_insert", _stamp_message)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one row did: "done" (handler ran), "recovered" (its effects were already there),
+    "failed" (gave up), "retry" (will try again), "busy" (already done or held by another worker)."""
+
+    status: str
+    row_id: int
+    result: Any = None
+
+
+async def accept(sessions: async_sessionmaker[AsyncSession], channel: str, dedupe_key: str, payload: dict[str, Any],
+                 order_key: str | None = None) -> tuple[int, bool]:
+    """Store an incoming message; return (row id, is_new). A repeat of a dedupe key returns the first row."""
+    try:
+        async with sessions.begin() as s:
+            row = Inbound(channel=channel, dedupe_key=dedupe_key[:128], payload=payload, order_key=order_key,
+                          status=PENDING, created_at=utcnow())
+            s.add(row)
+        return row.id, True
+    except IntegrityError:
+        async with sessions() as s:
+            row_id = await s.scalar(select(Inbound.id).where(Inbound.dedupe_key == dedupe_key[:128]))
+        if row_id is None:  # not a duplicate after all: some other constraint
+            raise
+        return row_id, False
+
+
+class Inbox:
+    """Accept incoming messages durably and process each exactly once (one per process, or several on PostgreSQL)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utcnow, lease_seconds: float = 60.0,
+                 max_attempts: int = 5, poll_seconds: float = 1.0):
+        self.sessions, self.clock = sessions, clock
+        self.lease, self.max_attempts, self.poll = timedelta(seconds=lease_seconds), max_attempts, poll_seconds
+        self._wake = asyncio.Event()
+        install_effect_stamp()
+
+    async def accept(self, channel: str, dedupe_key: str, payload: dict[str, Any],
+                     order_key: str | None = None) -> tuple[int, bool]:
+        """Store before acknowledging; `order_key` (e.g. "tg:<chat id>") keeps one chat's messages in order."""
+        result = await accept(self.sessions, channel, dedupe_key, payload, order_key)
+        self._wake.set()
+        return result
+
+    async def handle(self, channel: str, dedupe_key: str, payload: dict[str, Any], handler: Handler,
+                     order_key: str | None = None) -> Outcome:
+        """Accept and process at once (the web chat answers in its HTTP response); a repeat is "busy"."""
+        row_id, _ = await self.accept(channel, dedupe_key, payload, order_key)
+        return await self.process_row(row_id, handler)
+
+    async def run(self, handler: Handler) -> None:
+        """Process pending rows until cancelled; what a crash left pending is picked up on start."""
+        while True:
+            try:
+                await self.process_pending(handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away for a while: keep trying
+                log.exception("inbox pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    async def process_pending(self, handler: Handler, limit: int | None = None) -> int:
+        """Process claimable rows in id order until none is left (or `limit`); return how many were taken."""
+        count = 0
+        while limit is None or count < limit:
+            row = await self._claim()
+            if row is None:
+                return count
+            await self._process(row, handler)
+            count += 1
+        return count
+
+    async def process_row(self, row_id: int, handler: Handler) -> Outcome:
+        """Process this row now if it is pending and not held by another worker."""
+        now = self.clock()
+        async with self.sessions.begin() as s:
+            row = await s.scalar(select(Inbound).where(Inbound.id == row_id, Inbound.status == PENDING,
+                                                       or_(Inbound.locked_until.is_(None), Inbound.locked_until < now))
+                                 .with_for_update(skip_locked=True))
+            if row is None:
+                return Outcome("busy", row_id)
+            claimed = self._lease(row, now)
+        return await self._process(claimed, handler)
+
+    async def pending(self) -> int:
+        async with self.sessions() as s:
+            return await s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == PENDING)) or 0
+
+    # ---- internals -------------------------------------------------------------------------
+    async def _claim(self) -> _Claimed | None:
+        now = self.clock()
+        earlier = aliased(Inbound)
+        blocked = exists().where(earlier.order_key == Inbound.order_key, earlier.status == PENDING, earlier.id < Inbound.id)
+        q = (select(Inbound)
+             .where(Inbound.status == PENDING, or_(Inbound.locked_until.is_(None), Inbound.locked_until < now),
+                    or_(Inbound.order_key.is_(None), ~blocked))
+             .order_by(Inbound.id).limit(1).with_for_update(skip_locked=True, of=Inbound))
+        async with self.sessions.begin() as s:
+            row = await s.scalar(q)
+            return None if row is None else self._lease(row, now)
+
+    def _lease(self, row: Inbound, now: datetime) -> _Claimed:
+        row.attempts += 1
+        row.locked_until = now + self.lease
+        return _Claimed(row.id, dict(row.payload or {}), row.attempts)
+
+    async def _process(self, row: _Claimed, handler: Handler) -> Outcome:
+        if row.attempt > 1 and await self._has_effects(row.id):
+            await self._finish(row, DONE)
+            return Outcome("recovered", row.id)
+        token = current_inbound_id.set(row.id)
+        try:
+            result = await handler(row.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("inbound row %s failed (attempt %d)", row.id, row.attempt)
+            if row.attempt >= self.max_attempts:
+                await self._finish(row, FAILED)
+                return Outcome("failed", row.id)
+            await self._postpone(row, min(60.0, 2.0 ** row.attempt), f"{type(exc).__name__}: {exc}")
+            return Outcome("retry", row.id)
+        finally:
+            current_inbound_id.reset(token)
+        await self._finish(row, DONE)
+        return Outcome("done", row.id, result)
+
+    async def _has_effects(self, row_id: int) -> bool:
+        async with self.sessions() as s:
+            found = await s.scalar(select(Message.id).where(Message.meta["inbound_id"].as_integer() == row_id).limit(1))
+        return found is not None
+
+    async def _finish(self, row: _Claimed, status: str) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(update(Inbound).where(Inbound.id == row.id, Inbound.attempts == row.attempt)
+                            .values(status=status, processed_at=self.clock(), locked_until=None)
+                            .execution_options(synchronize_session=False))
+
+    async def _postpone(self, row: _Claimed, delay: float, error: str) -> None:
+        log.info("inbound row %s retries in %.0fs: %s", row.id, delay, error)
+        async with self.sessions.begin() as s:
+            await s.execute(update(Inbound).where(Inbound.id == row.id, Inbound.attempts == row.attempt)
+                            .values(locked_until=self.clock() + timedelta(seconds=delay))
+                            .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    payload: dict[str, Any]
+    attempt: int
