@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Message, QuestionLog, Ticket, User, utcnow
+from bot.db.models import Inbound, Message, Outbox, QuestionLog, Ticket, User, utcnow
 from bot.events import Event, EventBus
 from bot.faq.matcher import Decision, Matcher
 from bot.faq.normalize import detect_lang
+from bot.inbox import order_key_for
 from bot.texts import t
 from bot.tickets import TicketService
 
@@ -133,6 +134,11 @@ class Conversation:
             if user is None:
                 return
             await s.execute(delete(QuestionLog).where(QuestionLog.user_id == user.id))
+            # Queued deliveries hold the user's chat id and text: drop them too (undelivered ones included).
+            tickets = select(Ticket.id).where(Ticket.user_id == user.id).scalar_subquery()
+            await s.execute(delete(Outbox).where(or_(Outbox.ticket_id.in_(tickets),
+                                                     and_(Outbox.channel == channel, Outbox.destination == external_id))))
+            await s.execute(delete(Inbound).where(Inbound.order_key == order_key_for(channel, external_id)))
             await s.execute(delete(Message).where(Message.user_id == user.id))
             await s.execute(delete(Ticket).where(Ticket.user_id == user.id))
             await s.execute(delete(User).where(User.id == user.id))

@@ -51,6 +51,11 @@ def install_effect_stamp() -> None:
         event.listen(Message, "before_insert", _stamp_message)
 
 
+def order_key_for(channel: str, external_id: str) -> str:
+    """The order key of one chat: its messages are processed one after another, and forgotten with it."""
+    return f"{channel}:{external_id}"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What processing one row did: "done" (handler ran), "recovered" (its effects were already there),

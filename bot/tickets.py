@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
@@ -32,6 +33,7 @@ from bot.errors import AlreadyClaimed, Forbidden, InvalidState, NotFound
 from bot.events import Event, EventBus
 
 Clock = Callable[[], datetime]
+LIST_VIEWS = ("all", "mine", "unclaimed", "waiting", "closed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,18 @@ class TicketService:
         self, user_id: int, question: str, lang: str, reason: str, guesses: list[dict[str, Any]] | None = None,
     ) -> tuple[Ticket, bool]:
         """Open a ticket for the user, or add the question to their active one; return (ticket, created)."""
+        for attempt in range(3):
+            try:
+                return await self._escalate(user_id, question, lang, reason, guesses)
+            except IntegrityError:
+                # Two messages of one user escalated at once: the partial unique index let one ticket in;
+                # the other retries and now joins it.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _escalate(self, user_id: int, question: str, lang: str, reason: str,
+                        guesses: list[dict[str, Any]] | None) -> tuple[Ticket, bool]:
         now = self.clock()
         async with self.sessions.begin() as s:
             ticket = await self._active_ticket(s, user_id)
@@ -107,12 +121,18 @@ class TicketService:
     # ---- staff side ------------------------------------------------------------------------
     async def list(self, view: str = "all", staff_id: int | None = None, include_closed: bool = False,
                    search: str | None = None, limit: int = 200) -> list[TicketView]:
-        """Tickets oldest first; view is all | mine | unclaimed."""
+        """Tickets oldest first; view is all | mine | unclaimed | waiting (ball on staff's side) | closed."""
+        if view not in LIST_VIEWS:
+            raise InvalidState(f"Unknown list view {view!r}; use one of {', '.join(LIST_VIEWS)}.")
         async with self.sessions() as s:
             q = (select(Ticket, User, Staff.display_name, Staff.username)
                  .join(User, User.id == Ticket.user_id).outerjoin(Staff, Staff.id == Ticket.claimed_by))
-            if not include_closed:
+            if view == "closed":
+                q = q.where(Ticket.status == CLOSED)
+            elif not include_closed:
                 q = q.where(Ticket.status != CLOSED)
+            if view == "waiting":
+                q = q.where(Ticket.status.in_((OPEN, CLAIMED)))
             if view == "mine":
                 q = q.where(Ticket.claimed_by == staff_id)
             elif view == "unclaimed":
@@ -181,6 +201,7 @@ class TicketService:
             if target is None or not target.active:
                 raise NotFound("No such active staff member.")
             ticket.claimed_by, ticket.claimed_at, ticket.updated_at = to_staff_id, now, now
+            ticket.reminder_level = 0  # the new owner's reminder clock starts now
             if ticket.status == OPEN:
                 ticket.status = CLAIMED
             s.add(TicketEvent(ticket_id=ticket_id, kind="transferred", staff_id=staff_id,
@@ -246,6 +267,32 @@ class TicketService:
             s.add(TicketEvent(ticket_id=ticket_id, kind="reopened", staff_id=staff_id, created_at=now))
         await self.events.publish(Event("ticket.updated", ticket_id, {"change": "reopened"}))
         return ticket
+
+    async def rate(self, ticket_id: int, user_id: int, stars: int) -> Ticket:
+        """The user's 1-5 star rating of their closed ticket (the last rating counts)."""
+        if not 1 <= stars <= 5:
+            raise InvalidState("A rating is 1 to 5 stars.")
+        now = self.clock()
+        async with self.sessions.begin() as s:
+            ticket = await s.get(Ticket, ticket_id)
+            if ticket is None or ticket.user_id != user_id:
+                raise NotFound(f"No ticket #{ticket_id}.")
+            if ticket.status != CLOSED:
+                raise InvalidState(f"Ticket #{ticket_id} is not closed yet.")
+            ticket.rating = stars
+            s.add(TicketEvent(ticket_id=ticket_id, kind="rated", detail={"stars": stars}, created_at=now))
+        await self.events.publish(Event("ticket.updated", ticket_id, {"change": "rated", "stars": stars}))
+        return ticket
+
+    async def status_for_user(self, user_id: int, lang: str) -> str:
+        """The sentence a user sees for "/status": their active ticket, else that they have none."""
+        from bot.texts import t
+
+        ticket = await self.active_ticket(user_id)
+        if ticket is None:
+            return t("no_ticket", lang)
+        opened = ticket.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        return t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang), opened=opened)
 
     # ---- helpers ---------------------------------------------------------------------------
     async def _close(self, ticket_id: int, staff_id: int | None, kind: str) -> Ticket:
