@@ -1,0 +1,126 @@
+"""The project's own labelled patent questions (tests/data/patent_questions.jsonl), scored on the shipped FAQ.
+
+The file is a held-out set: questions written the way SME owners type in a chat (short
+keywords, colloquial, typos, 小专利/费减/PCT/UM, traditional characters, mixed Chinese and
+English, long messages with context), none of them a copy of an FAQ title or phrasing.
+`expected` is the entry that answers the question, or null when no entry does (unrelated
+requests, and near-domain questions such as EPO or Japanese fees that the FAQ does not cover).
+
+The floors below are a few points under what the matcher scored when the file was written
+(default MatchSettings, 2026-11-21): in-scope accuracy 53.5 %, top-1 90.2 %, wrong-answer rate
+0.9 % (3 of 329), out-of-scope recall 71.9 %, 2 of 32 out-of-scope questions answered. Raise
+them when the matcher improves; a drop below them is a regression to look at, not to paper over.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import REPO_FAQ_DIR
+from bot.faq.evaluate import read_queries, run, summarize
+from bot.faq.loader import load_faq
+from bot.faq.matcher import Matcher, MatchSettings
+from bot.faq.normalize import detect_lang
+
+QUESTIONS = Path(__file__).resolve().parent / "data" / "patent_questions.jsonl"
+
+IN_SCOPE_ACCURACY_FLOOR = 0.50   # measured 0.535
+TOP1_ACCURACY_FLOOR = 0.86       # measured 0.902
+WRONG_ANSWER_CEILING = 0.015     # measured 0.009 (3 of 329)
+OOS_RECALL_FLOOR = 0.65          # measured 0.719
+
+# Out-of-scope questions the matcher answers confidently today. They are wrong answers (the
+# Chinese entry is given for a question about another country) and should go: the ceiling is
+# what was measured, not a target. Shrink this set when the matcher stops answering them.
+KNOWN_OOS_ANSWERED = {
+    "how long does a US patent last",   # answered with patent-term (Chinese terms)
+    "日本专利申请要花多少钱",              # answered with fees-application (CNIPA fees)
+}
+
+
+@pytest.fixture(scope="module")
+def faq():
+    return load_faq(REPO_FAQ_DIR)
+
+
+@pytest.fixture(scope="module")
+def queries():
+    return read_queries(QUESTIONS)
+
+
+@pytest.fixture(scope="module")
+def scored(faq, queries):
+    matcher = Matcher.build(faq, MatchSettings())
+    decisions, times = run(matcher, queries)
+    report = summarize(queries, decisions, times, {e.id for e in faq.entries})
+    return decisions, report
+
+
+# ---- the file itself
+
+def test_file_is_well_formed_jsonl():
+    lines = [line for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(lines) >= 150
+    for n, line in enumerate(lines, 1):
+        obj = json.loads(line)
+        assert set(obj) == {"text", "expected"}, f"line {n}"
+        assert isinstance(obj["text"], str) and obj["text"].strip(), f"line {n}"
+        assert obj["expected"] is None or isinstance(obj["expected"], str), f"line {n}"
+
+
+def test_both_languages_and_no_duplicates(queries):
+    langs = [detect_lang(q.text) for q in queries]
+    zh, en = langs.count("zh"), langs.count("en")
+    assert zh >= 0.35 * len(queries) and en >= 0.35 * len(queries), (zh, en)
+    assert any(re.search(r"[A-Za-z]{2,}", q.text) and re.search(r"[\u4e00-\u9fff]", q.text) for q in queries)  # mixed
+    norm = [re.sub(r"[\W_]+", "", q.text.lower()) for q in queries]
+    assert len(set(norm)) == len(norm)
+
+
+def test_covers_the_faq(faq, queries):
+    ids = {e.id for e in faq.entries}
+    expected = [q.expected for q in queries if q.expected is not None]
+    assert not sorted(set(expected) - ids), "expected ids missing from the FAQ"
+    assert len(set(expected)) >= 100
+    assert {e.topic for e in faq.entries if e.id in set(expected)} == {e.topic for e in faq.entries}
+    assert any(faq.get(i).handoff for i in expected)
+    nulls = sum(q.expected is None for q in queries)
+    assert 20 <= nulls <= 0.2 * len(queries)
+
+
+def test_held_out_from_the_faq_phrasings(faq, queries):
+    """No question is an FAQ title or phrasing (after lowercasing and dropping punctuation)."""
+    def key(s: str) -> str:
+        return re.sub(r"[\W_]+", "", s.lower())
+
+    written = {key(p) for e in faq.entries for t in e.texts.values() for p in t.all_questions}
+    copied = [q.text for q in queries if key(q.text) in written]
+    assert not copied
+
+
+# ---- the matcher on it
+
+def test_in_scope_accuracy_floor(scored):
+    _, r = scored
+    assert r.unknown_expected == ()
+    assert r.in_scope_accuracy >= IN_SCOPE_ACCURACY_FLOOR, r.to_json()
+    assert r.top1_accuracy >= TOP1_ACCURACY_FLOOR, r.to_json()
+
+
+def test_wrong_answer_ceiling(scored):
+    _, r = scored
+    assert r.wrong_answer_rate <= WRONG_ANSWER_CEILING, r.to_json()
+
+
+def test_out_of_scope_not_answered(queries, scored):
+    decisions, r = scored
+    answered = {q.text for q, d in zip(queries, decisions, strict=True)
+                if q.expected is None and d.action == "answer"}
+    new = answered - KNOWN_OOS_ANSWERED
+    assert not new, f"out-of-scope questions answered confidently: {sorted(new)}"
+    assert len(answered) <= len(KNOWN_OOS_ANSWERED)
+    assert r.oos_recall >= OOS_RECALL_FLOOR, r.to_json()
