@@ -1,14 +1,216 @@
-"""Placeholder: the Telegram side is being built (issue 6)."""
+"""Start and stop the Telegram side: the Application, the update intake (polling or webhook), the staff desk.
+
+Every update is written to the inbox (bot/inbox.py) before Telegram is told we have it (the
+getUpdates offset moves past it, or the webhook answers 200); inbox workers then feed the stored
+updates, one chat at a time in order, to `application.process_update`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
+import logging
+from typing import Any
 
 from aiohttp import web
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot.inbox import Inbox
 from bot.services import Services
+from handlers import register
+from handlers.context import CONTEXT_TYPES, attach
+from handlers.desk import StaffDesk
+from handlers.errors import RETRY, redact
+from handlers.flood import FloodGuard
+from handlers.phrases import COMMANDS
+from handlers.transport import TelegramTransport
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+WORKERS = 16  # inbox workers: different chats are processed concurrently, each chat in order
+POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
+
+
+class RetryLater(Exception):
+    """The update met a passing failure (the database is away): the inbox keeps it and tries again."""
+
+
+def build_application(services: Services) -> Application:
+    tg = services.settings.telegram
+    builder = (ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)
+               .context_types(CONTEXT_TYPES).updater(None)
+               .connection_pool_size(WORKERS * 2 + 8).pool_timeout(10.0))
+    if tg.rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter())
+    return builder.build()
+
+
+def order_key(payload: dict[str, Any]) -> str | None:
+    """One chat's updates are processed in order; anything malformed goes without a key."""
+    for kind in ("message", "edited_message", "channel_post", "callback_query"):
+        body = payload.get(kind)
+        if isinstance(body, dict):
+            chat = (body.get("message") or {}).get("chat") if kind == "callback_query" else body.get("chat")
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return f"tg:{chat['id']}"
+    return None
+
+
+class TelegramSide:
+    """One per process: owns the Application, the inbox workers, the intake loop and the desk task."""
+
+    def __init__(self, services: Services, application: Application):
+        self.services, self.application = services, application
+        self.inbox = Inbox(services.sessions, poll_seconds=0.25)
+        self.desk = StaffDesk(services, application.bot)
+        self.flood = FloodGuard(services.settings.telegram.flood_messages, services.settings.telegram.flood_window_seconds)
+        attach(application, services, self.desk, self.flood)
+        register(application, services.settings.telegram)
+
+    async def process(self, payload: dict[str, Any]) -> None:
+        """Run one stored update through the handlers; raise RetryLater to keep it for another try."""
+        try:
+            update = Update.de_json(payload, self.application.bot)
+        except Exception as exc:  # not an update Telegram would send: drop it, keep going
+            log.warning("dropping a malformed update: %s", type(exc).__name__)
+            return
+        if update is None:
+            return
+        failures: list[BaseException] = []
+        token = RETRY.set(failures)
+        try:
+            await self.application.process_update(update)
+        finally:
+            RETRY.reset(token)
+        if failures:
+            raise RetryLater(str(failures[0]))
+
+    async def accept(self, payload: dict[str, Any]) -> bool:
+        """Store an update (idempotent on its update_id); True when it was new."""
+        update_id = payload.get("update_id")
+        _, is_new = await self.inbox.accept(CHANNEL, f"tg:{update_id}", payload, order_key(payload))
+        return is_new
+
+    async def poll(self) -> None:
+        """getUpdates in a loop; the offset moves past an update only after it is stored."""
+        bot, offset = self.application.bot, 0
+        while True:
+            try:
+                updates = await bot.get_updates(offset=offset or None, timeout=POLL_TIMEOUT,
+                                                read_timeout=POLL_TIMEOUT + 5, api_kwargs=None)
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                log.warning("getUpdates failed: %s", self._redact(str(exc)))
+                await asyncio.sleep(1.0)
+                continue
+            for update in updates:
+                await self._store_with_retry(update.to_dict())
+                offset = update.update_id + 1
+
+    async def _store_with_retry(self, payload: dict[str, Any]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.accept(payload)
+                return
+            except Exception as exc:  # the database is away: hold the offset and keep trying
+                log.warning("could not store update %s, retrying: %s", payload.get("update_id"), type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Telegram's POST: refuse without the right secret; answer 200 only once the update is stored."""
+        expected = self.services.settings.telegram.webhook_secret
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            payload = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="not JSON")
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        try:
+            await self.accept(payload)
+        except Exception as exc:  # not stored: Telegram will send it again
+            log.warning("could not store webhook update: %s", type(exc).__name__)
+            return web.Response(status=503, text="try again")
+        return web.Response(text="ok")
+
+    def _redact(self, text: str) -> str:
+        tg = self.services.settings.telegram
+        return redact(text, [tg.token, tg.webhook_secret])
+
+    async def lifetime(self, intake: asyncio.Task | None, workers: list[asyncio.Task], desk: asyncio.Task) -> None:
+        """Wait until cancelled, then stop taking updates, finish the ones in flight and close the Application."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if intake is not None:
+                intake.cancel()
+                await asyncio.gather(intake, return_exceptions=True)
+            for task in workers:  # a worker is cancelled between rows at the earliest convenient await
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.desk.drain(), 5.0)
+            desk.cancel()
+            await asyncio.gather(desk, return_exceptions=True)
+            self.services.transports.pop(CHANNEL, None)
+            with contextlib.suppress(TelegramError, RuntimeError):
+                await self.application.stop()
+            with contextlib.suppress(TelegramError, RuntimeError):
+                await self.application.shutdown()
+
+
+async def set_commands(application: Application) -> None:
+    """The command menu in Chinese, English, and English as the default."""
+    bot = application.bot
+    for lang, language_code in (("en", None), ("en", "en"), ("zh", "zh")):
+        commands = [BotCommand(name, description) for name, description in COMMANDS[lang]]
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language_code)
 
 
 async def start_telegram(services: Services, web_app: web.Application) -> list[asyncio.Task]:
-    """Start Telegram when a token is configured; return the tasks to cancel at shutdown."""
-    return []
+    """Start Telegram when a token is configured; return the tasks to cancel at shutdown.
+
+    In webhook mode this adds a route to `web_app`, so call it before the web app's runner is set up.
+    """
+    tg = services.settings.telegram
+    if not tg.token:
+        return []
+    application = build_application(services)
+    side = TelegramSide(services, application)
+    if tg.mode == "webhook":
+        web_app.router.add_post(tg.webhook_path, side.webhook)
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise RuntimeError("Telegram refused the bot token (telegram.token); check it with BotFather") from None
+    await set_commands(application)
+    services.transports[CHANNEL] = TelegramTransport(application.bot)
+    services.events.subscribe(side.desk.on_event)
+    services.faq.add_listener(side.desk.on_faq_reload)
+    await application.start()
+    if tg.mode == "webhook":
+        await application.bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret,
+                                          allowed_updates=Update.ALL_TYPES)
+        intake = None
+    else:
+        await application.bot.delete_webhook()
+        intake = asyncio.create_task(side.poll(), name="telegram-poll")
+    workers = [asyncio.create_task(side.inbox.run(side.process), name=f"telegram-inbox-{i}") for i in range(WORKERS)]
+    desk = asyncio.create_task(side.desk.run(), name="telegram-desk")
+    life = asyncio.create_task(side.lifetime(intake, workers, desk), name="telegram")
+    log.info("Telegram started (%s)", tg.mode)
+    return [life]
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+

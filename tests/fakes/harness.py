@@ -1,0 +1,97 @@
+"""The Telegram side wired for a test: real services and database, the real Application, the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.outbox import OutboxWorker
+from bot.services import Services, close_services, open_services
+from bot.web.app import build_app
+from fakes.bot_api import FakeBotApi, person
+from handlers.telegram_app import start_telegram
+
+STAFF_CHAT = -100200300
+ADMIN_CHAT = -100900900
+OTHER_GROUP = -100555555
+ALICE, BOB = 5001, 5002  # staff (configured ids)
+ADMIN = 5009
+STRANGER = 6666
+
+
+@dataclass
+class Harness:
+    api: FakeBotApi
+    services: Services
+    web_app: web.Application
+
+    def staff(self, user_id: int, name: str = "") -> dict:
+        return person(user_id, name or f"Staff{user_id}", language_code="en")
+
+    async def card(self, ticket_id: int) -> Any:
+        """The card the bot posted for this ticket in the staff group."""
+        return await self.api.wait_for(
+            lambda c: c.method == "sendMessage" and c.chat_id == STAFF_CHAT and c.text.startswith(f"<b>#{ticket_id}</b>"),
+            what=f"card of ticket #{ticket_id}")
+
+    async def card_message_id(self, ticket_id: int) -> int:
+        from sqlalchemy import select
+
+        from bot.db.models import RelayLink
+
+        for _ in range(200):
+            async with self.services.sessions() as s:
+                found = await s.scalar(select(RelayLink.staff_message_id).where(
+                    RelayLink.ticket_id == ticket_id, RelayLink.kind.in_(("card", "topic"))))
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no card stored for ticket #{ticket_id}")
+
+
+def telegram_settings(api: FakeBotApi, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = dict(token=api.token, base_url=api.base_url, base_file_url=api.base_file_url,
+                                  staff_chat_id=STAFF_CHAT, admin_chat_id=ADMIN_CHAT, staff_user_ids=[ALICE, BOB],
+                                  admin_user_ids=[ADMIN], rate_limit=False, flood_messages=8, flood_window_seconds=30)
+    values.update(overrides)
+    return values
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, db_url: str, serve_web: bool = False, **telegram: Any) -> AsyncIterator[Harness]:
+    """Start everything like `helpdesk run` does (plus an outbox worker), stop it all cleanly afterwards."""
+    from conftest import make_settings
+
+    api = await FakeBotApi().start()
+    services = await open_services(make_settings(tmp_path, db_url, telegram=telegram_settings(api, **telegram)))
+    web_app = build_app(services)
+    tasks: list[asyncio.Task] = []
+    runner = None
+    try:
+        tasks = await start_telegram(services, web_app)
+        outbox = OutboxWorker(services.sessions, services.events, services.transports, poll_seconds=0.1)
+        tasks.append(asyncio.create_task(outbox.run()))
+        if serve_web:
+            runner = web.AppRunner(web_app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            web_app["test_port"] = site._server.sockets[0].getsockname()[1]
+        yield Harness(api, services, web_app)
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+        await close_services(services)
+        await api.stop()
+        for r in results:
+            if isinstance(r, Exception) and not isinstance(r, asyncio.CancelledError):
+                raise r
