@@ -82,12 +82,12 @@ class WebTransport:
                                         {"visitor": destination, "kind": row_payload.get("kind", "")}))
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None, cap: float = 300.0) -> float:
+def backoff_seconds(attempt: int, retry_after: float | None = None, cap: float = 300.0, scale: float = 1.0) -> float:
     """Exponential backoff with jitter (1, 2, 4 ... s, capped); a 429's retry_after wins when given."""
     if retry_after is not None:
         return max(0.0, float(retry_after)) + 0.1
     base = min(cap, 2.0 ** max(0, attempt - 1))
-    return base * random.uniform(0.8, 1.2)
+    return base * random.uniform(0.8, 1.2) * scale
 
 
 class OutboxWorker:
@@ -95,10 +95,10 @@ class OutboxWorker:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: EventBus, transports: Mapping[str, Transport],
                  max_attempts: int = 12, lease_seconds: float = 120.0, batch: int = 50, poll_seconds: float = 1.0,
-                 clock: Clock = utcnow):
+                 clock: Clock = utcnow, backoff_scale: float = 1.0):
         self.sessions, self.events, self.transports = sessions, events, transports
         self.max_attempts, self.lease, self.batch, self.poll = max_attempts, timedelta(seconds=lease_seconds), batch, poll_seconds
-        self.clock = clock
+        self.clock, self.backoff_scale = clock, backoff_scale
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -157,14 +157,14 @@ class OutboxWorker:
             if row.attempt >= self.max_attempts:
                 await self._fail(row, f"gave up after {row.attempt} attempts: {exc}", user_blocked=False)
             else:
-                await self._retry(row, str(exc), backoff_seconds(row.attempt, exc.retry_after))
+                await self._retry(row, str(exc), backoff_seconds(row.attempt, exc.retry_after, scale=self.backoff_scale))
         except PermanentDeliveryError as exc:
             await self._fail(row, exc.reason, user_blocked=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in a transport must not stop the queue: treat as transient
             log.exception("transport %s failed on outbox row %s", row.channel, row.id)
-            await self._retry(row, f"{type(exc).__name__}: {exc}", backoff_seconds(row.attempt))
+            await self._retry(row, f"{type(exc).__name__}: {exc}", backoff_seconds(row.attempt, scale=self.backoff_scale))
         else:
             await self._mark_sent(row)
 

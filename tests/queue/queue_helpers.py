@@ -1,8 +1,23 @@
-"""Small builders shared by the queue tests (users, staff, tickets on a real database)."""
+"""Small builders shared by the queue tests (users, staff, tickets on a real database; a settable clock)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bot.staff_accounts import add_staff
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime | None = None):
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
 
 
 async def make_user(services, external_id: str, channel: str = "web", name: str = ""):

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from queue_helpers import make_staff, open_ticket
+from queue_helpers import FakeClock, make_staff, open_ticket
 from sqlalchemy import func, select
 
 from bot.db.models import Inbound, Message, Outbox
 from bot.inbox import Inbox
 from bot.outbox import OutboxWorker, PermanentDeliveryError, TransientDeliveryError
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = datetime.now(UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **kw):
-        self.now += timedelta(**kw)
 
 
 class Recorder:
