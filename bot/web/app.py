@@ -9,7 +9,9 @@ import jinja2
 from aiohttp import web
 
 from bot.services import Services
-from bot.web.keys import SERVICES
+from bot.web.keys import LIVE_QUEUES, SERVICES
+from bot.web.live import end_streams
+from bot.web.middleware import security
 from bot.web.routes import setup_routes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -17,8 +19,12 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def build_app(services: Services) -> web.Application:
     """The web application for one process; it shares the event loop with the bot."""
-    app = web.Application(client_max_size=services.settings.web.max_body_bytes)
+    app = web.Application(client_max_size=services.settings.web.max_body_bytes, middlewares=[security])
     app[SERVICES] = services
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(default=True))
+    app[LIVE_QUEUES] = set()
+    # Autoescape stays on for every template: user text is always shown as text.
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(default=True))
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "sort_keys": True}
+    app.on_shutdown.append(end_streams)
     setup_routes(app)
     return app
