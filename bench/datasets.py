@@ -89,10 +89,11 @@ def banking_test(shots: int | None = None) -> tuple[Faq, list[Query]]:
 
 
 def scale_pairs(n: int) -> list[tuple[str, str]]:
-    """The first `n` phrasings of CLINC150 train + BANKING77 train (+ their val/test texts when more are asked for)."""
+    """`n` phrasings spread evenly over CLINC150 train+val and BANKING77 train+test (cycled, marked, beyond ~31,000)."""
     data = json.loads((DATA / "clinc150" / "clinc150_dev.json").read_text(encoding="utf-8"))
     pool = [(t, "clinc_" + i) for t, i in data["train"] + data["val"]]
     pool += [(t, "bank_" + i) for t, i in _banking_rows("train.csv") + _banking_rows("test.csv")]
     if n > len(pool):  # cycle with a marker so every phrasing stays distinct
         pool = [(f"{t} v{k}" if k else t, i) for k in range(n // len(pool) + 1) for t, i in pool]
-    return pool[:n]
+    step = len(pool) / n  # spread over all intents rather than the first few
+    return [pool[int(i * step)] for i in range(n)]
