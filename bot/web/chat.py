@@ -112,7 +112,7 @@ async def ask(request: web.Request) -> web.Response:
         raise _error(400, 'send JSON like {"text": "your question"}')
     limit = request.app[SERVICES].settings.web.max_message_chars
     if len(text.strip()) > limit:
-        raise _error(400, translator(request[LANG])("too_long", max=limit))
+        raise _error(400, translator(_lang(request, body) or request[LANG])("too_long", max=limit))
     reply = await request.app[SERVICES].conversation.ask(CHANNEL, visitor, text, lang=_lang(request, body))
     return web.json_response(reply_json(reply))
 
