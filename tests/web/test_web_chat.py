@@ -161,3 +161,18 @@ async def test_language_comes_from_accept_language_and_the_switch_sticks(web):
     resp = await web.get("/?lang=en", headers={"Accept-Language": "zh-CN"})
     assert 'lang="en"' in await resp.text()
     assert 'lang="en"' in await (await web.get("/", headers={"Accept-Language": "zh-CN"})).text()
+
+
+async def test_internal_notes_never_reach_the_visitor(services, web, accounts):
+    staff, _ = accounts
+    csrf = await open_chat(web)
+    await post(web, "/api/chat/ask", csrf, {"text": "我想找人工看一下我的合同"})
+    await post(web, "/api/chat/human", csrf)
+    user = await services.conversation.user("web", visitor(web))
+    ticket = await services.tickets.active_ticket(user.id)
+    await services.tickets.add_note(ticket.id, staff.id, "INTERNAL: customer seems to be a competitor")
+    await services.tickets.reply(ticket.id, staff.id, "visible reply")
+    got = await (await web.get("/api/chat/messages?since=0")).json()
+    assert [m["text"] for m in got["messages"]] == ["visible reply"]
+    page = await (await web.get("/")).text()
+    assert "visible reply" in page and "INTERNAL" not in page

@@ -147,6 +147,15 @@ async def test_the_login_form_needs_its_csrf_token(services, web, accounts):
     assert resp.status == 403
 
 
+async def test_the_ticket_page_shows_the_matchers_guesses(services, web, accounts):
+    user = await services.conversation.user("web", "g")
+    guess = {"entry_id": "fee-reduction-who", "question": "谁可以申请专利费用减缴？", "score": 61.5}
+    t, _ = await services.tickets.escalate(user.id, "专利费", "zh", "asked", [guess])
+    await login(web, "alice")
+    body = await (await web.get(f"/console/tickets/{t.id}")).text()
+    assert "谁可以申请专利费用减缴？ <small>fee-reduction-who · 61.5</small>" in body
+
+
 async def test_user_text_is_escaped_on_the_queue_and_ticket_pages(services, web, accounts):
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     t = await ticket(services, question=evil)
