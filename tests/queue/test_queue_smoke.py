@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from queue_helpers import FakeClock, make_staff, open_ticket
 from sqlalchemy import func, select
 
@@ -70,3 +71,56 @@ async def test_the_inbox_accepts_idempotently_and_processes_once(services):
         stamped = await s.scalar(select(func.count()).select_from(Message)
                                  .where(Message.meta["inbound_id"].as_integer() == first[0], Message.direction == "in"))
         assert stamped == 1
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
+
+
+async def test_a_row_whose_effects_were_written_before_a_crash_is_not_processed_again(services):
+    clock = FakeClock()
+    inbox = Inbox(services.sessions, clock=clock, lease_seconds=30)
+    row_id, _ = await inbox.accept("web", "web:crash", {"visitor": "v7", "text": "小专利保护几年"})
+
+    async def dies_after_its_effects(payload):
+        await services.conversation.ask("web", payload["visitor"], payload["text"])
+        raise Crash
+
+    with pytest.raises(Crash):
+        await inbox.process_pending(dies_after_its_effects)
+    calls = []
+
+    async def handler(payload):
+        calls.append(payload)
+
+    assert await inbox.process_pending(handler) == 0  # still leased by the "dead" worker
+    clock.advance(seconds=31)
+    assert await inbox.process_pending(handler) == 1
+    assert calls == []  # recovered from its stamped effects, not run again
+    async with services.sessions() as s:
+        assert await s.scalar(select(Inbound.status).where(Inbound.id == row_id)) == "done"
+        assert await s.scalar(select(func.count()).select_from(Message).where(
+            Message.meta["inbound_id"].as_integer() == row_id, Message.direction == "in")) == 1
+
+
+async def test_a_handler_that_fails_before_any_effect_is_retried_then_given_up(services):
+    clock = FakeClock()
+    inbox = Inbox(services.sessions, clock=clock, max_attempts=2)
+    await inbox.accept("web", "web:a", {"n": 1}, order_key="web:v1")
+    await inbox.accept("web", "web:b", {"n": 2}, order_key="web:v1")
+    await inbox.accept("web", "web:c", {"n": 3}, order_key="web:v2")
+    seen = []
+
+    async def handler(payload):
+        seen.append(payload["n"])
+        if payload["n"] == 1:
+            raise RuntimeError("database hiccup")
+
+    await inbox.process_pending(handler)
+    assert seen == [1, 3]  # 2 waits behind 1 (same chat); 3 is another chat
+    clock.advance(seconds=10)
+    await inbox.process_pending(handler)
+    assert seen == [1, 3, 1, 2]  # second and last try of 1 fails: given up, then 2 goes
+    async with services.sessions() as s:
+        assert dict((await s.execute(select(Inbound.dedupe_key, Inbound.status))).all()) == {
+            "web:a": "failed", "web:b": "done", "web:c": "done"}
