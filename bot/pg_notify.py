@@ -44,6 +44,7 @@ class PgEventBridge:
         self.outgoing: asyncio.Queue[str] = asyncio.Queue(backlog)
         self.reconnect_delay, self.health_interval = reconnect_delay, health_interval
         self.connected = asyncio.Event()  # set while listening (tests wait on it)
+        self.connections = 0  # listening sessions started so far (1 + reconnects)
         self._relaying: set[int] = set()  # ids of remote events being re-published: never echo them back
         self._tasks: set[asyncio.Task] = set()
         events.subscribe(self._forward)
@@ -96,11 +97,12 @@ class PgEventBridge:
 
     async def _session(self) -> None:
         """One connection's life: listen, send what is queued, check health; return or raise when it dies."""
-        conn = await asyncpg.connect(self.dsn, timeout=10)
+        conn = await asyncpg.connect(self.dsn, timeout=10, server_settings={"application_name": "helpdesk-events"})
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _c: lost.set())
         try:
             await conn.add_listener(self.channel, self._received)
+            self.connections += 1
             self.connected.set()
             log.info("event bridge listening on %s as %s", self.channel, self.origin)
             while not lost.is_set():
