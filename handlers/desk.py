@@ -126,7 +126,8 @@ class StaffDesk:
                                            message_thread_id=topic_id)
         await store.link(self.services.sessions, ticket_id, self.staff_chat, sent.message_id,
                          "topic" if topic_id else "card", topic_id)
-        self._relayed_up_to[ticket_id] = max((m.id for m in view.messages if m.direction == "in"), default=0)
+        # The card shows the opening question; anything the user sent after it is relayed by its own job.
+        self._relayed_up_to[ticket_id] = min((m.id for m in view.messages if m.direction == "in"), default=0)
 
     async def _edit_card(self, ticket_id: int) -> None:
         card = await store.card_of(self.services.sessions, ticket_id, self.staff_chat)

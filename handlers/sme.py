@@ -167,8 +167,8 @@ async def button(update: Update, context: CustomContext) -> None:
 
 async def _pick(update: Update, context: CustomContext, cb: Callback) -> None:
     await update.callback_query.answer()
-    user, _ = await _user(update, context)
-    reply = await context.services.conversation.choose(CHANNEL, user.external_id, cb.arg, user.lang)
+    user, lang = await _user(update, context)
+    reply = await context.services.conversation.choose(CHANNEL, user.external_id, cb.arg, lang)
     await _send_reply(update, context, reply)
 
 

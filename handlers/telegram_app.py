@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import warnings
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +27,7 @@ from handlers.desk import StaffDesk
 from handlers.errors import RETRY, redact
 from handlers.flood import FloodGuard
 from handlers.phrases import COMMANDS
-from handlers.transport import TelegramTransport
+from handlers.transport import TelegramTransport, retry_seconds
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -99,18 +100,25 @@ class TelegramSide:
         bot, offset = self.application.bot, 0
         while True:
             try:
-                updates = await bot.get_updates(offset=offset or None, timeout=POLL_TIMEOUT,
-                                                read_timeout=POLL_TIMEOUT + 5, api_kwargs=None)
+                # Raw dicts, not Update objects: what is stored is exactly what Telegram sent, and one
+                # malformed update cannot stop the loop (it is dropped when processed).
+                updates = await bot.do_api_request(
+                    "getUpdates", api_kwargs={"offset": offset or None, "timeout": POLL_TIMEOUT,
+                                              "allowed_updates": Update.ALL_TYPES},
+                    read_timeout=POLL_TIMEOUT + 5)
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(retry_seconds(exc))
                 continue
             except (TimedOut, NetworkError) as exc:
                 log.warning("getUpdates failed: %s", self._redact(str(exc)))
                 await asyncio.sleep(1.0)
                 continue
-            for update in updates:
-                await self._store_with_retry(update.to_dict())
-                offset = update.update_id + 1
+            for payload in updates if isinstance(updates, list) else []:
+                update_id = payload.get("update_id") if isinstance(payload, dict) else None
+                if not isinstance(update_id, int):
+                    continue
+                await self._store_with_retry(payload)
+                offset = max(offset, update_id + 1)
 
     async def _store_with_retry(self, payload: dict[str, Any]) -> None:
         delay = 0.5
@@ -184,6 +192,8 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     tg = services.settings.telegram
     if not tg.token:
         return []
+    # We call getUpdates through do_api_request on purpose (raw dicts, see TelegramSide.poll).
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
     application = build_application(services)
     side = TelegramSide(services, application)
     if tg.mode == "webhook":
@@ -209,8 +219,4 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     life = asyncio.create_task(side.lifetime(intake, workers, desk), name="telegram")
     log.info("Telegram started (%s)", tg.mode)
     return [life]
-
-
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 

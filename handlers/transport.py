@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.outbox import PermanentDeliveryError, TransientDeliveryError
 from handlers.render import clip, rating_keyboard
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after as seconds (it is changing from int to timedelta across PTB 22.x)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wait = exc.retry_after
+    return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
 
 
 class TelegramTransport:
@@ -24,9 +34,7 @@ class TelegramTransport:
             # Staff text is sent as plain text: what they typed is what the user sees.
             await self.bot.send_message(int(destination), text, reply_markup=markup)
         except RetryAfter as exc:
-            wait = exc.retry_after
-            raise TransientDeliveryError("Telegram asked us to slow down",
-                                         wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)) from None
+            raise TransientDeliveryError("Telegram asked us to slow down", retry_seconds(exc)) from None
         except Forbidden as exc:
             raise PermanentDeliveryError(f"the user blocked the bot ({exc.message})") from None
         except BadRequest as exc:  # chat not found, message malformed: retrying will not help

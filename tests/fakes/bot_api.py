@@ -37,6 +37,12 @@ class Call:
     def text(self) -> str:
         return str(self.params.get("text", ""))
 
+    @property
+    def reply_to(self) -> int | None:
+        """The message this one answers (PTB sends reply_parameters; older clients reply_to_message_id)."""
+        value = (self.params.get("reply_parameters") or {}).get("message_id", self.params.get("reply_to_message_id"))
+        return int(value) if value is not None else None
+
     def buttons(self) -> list[tuple[str, str]]:
         """(label, callback_data) of every inline button, row by row."""
         markup = self.params.get("reply_markup") or {}

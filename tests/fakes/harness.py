@@ -40,6 +40,24 @@ class Harness:
             lambda c: c.method == "sendMessage" and c.chat_id == STAFF_CHAT and c.text.startswith(f"<b>#{ticket_id}</b>"),
             what=f"card of ticket #{ticket_id}")
 
+    async def settled(self) -> None:
+        """Wait until every pushed update was fetched and processed, and the bot went quiet."""
+        from sqlalchemy import func, select
+
+        from bot.db.models import Inbound
+
+        quiet_since, calls = asyncio.get_running_loop().time(), len(self.api.calls)
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            async with self.services.sessions() as s:
+                pending = await s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status == "pending"))
+            now = asyncio.get_running_loop().time()
+            if len(self.api.calls) != calls:
+                quiet_since, calls = now, len(self.api.calls)
+            if not self.api.updates and pending == 0 and now - quiet_since > 0.3:
+                return
+        raise AssertionError("the bot did not settle")
+
     async def card_message_id(self, ticket_id: int) -> int:
         from sqlalchemy import select
 
