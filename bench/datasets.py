@@ -8,6 +8,7 @@ exercises the same loader the administrators' sheets go through.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import re
@@ -97,3 +98,24 @@ def scale_pairs(n: int) -> list[tuple[str, str]]:
         pool = [(f"{t} v{k}" if k else t, i) for k in range(n // len(pool) + 1) for t, i in pool]
     step = len(pool) / n  # spread over all intents rather than the first few
     return [pool[int(i * step)] for i in range(n)]
+
+
+PATENT_QUESTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "patent_questions.jsonl"
+PATENT_FAQ = Path(__file__).resolve().parents[1] / "faq"
+
+
+def patent_half(text: str) -> str:
+    """'dev' or 'heldout' for one patent question: a seeded hash of its text, so the split does
+    not move when questions are added to or reordered in the file (docs/matcher.md)."""
+    digest = hashlib.sha256(f"patent-split-2026:{text}".encode()).digest()
+    return "dev" if digest[0] % 2 == 0 else "heldout"
+
+
+def patent(half: str | None = None) -> tuple[Faq, list[Query]]:
+    """The shipped FAQ and its labelled questions: all, or the 'dev' (tuning) or 'heldout' (report) half."""
+    from bot.faq.evaluate import read_queries
+
+    queries = read_queries(PATENT_QUESTIONS)
+    if half is not None:
+        queries = [q for q in queries if patent_half(q.text) == half]
+    return load_faq(PATENT_FAQ), queries

@@ -1,7 +1,10 @@
-"""Sweep the decision bands on development data (CLINC150 val + oos_val, a BANKING77 train hold-out).
+"""Tune the decision bands on development data, and check that calibrated scores mean the same on every FAQ.
 
-Runs the matcher once per data set with every band open, keeps (best entry right?, score,
-margin) per question, then replays any thresholds without re-running. Never touches a test split.
+Development data only: CLINC150 val + oos_val (FAQ from train), a seeded hold-out of
+BANKING77 train (FAQ from the rest), their 10-per-intent versions, and the dev half of the
+patent questions (`bench.datasets.patent_half`). Each set is run once with the bands open;
+(raw score, raw margin, confidence, right?) per question is kept and any thresholds are
+replayed without re-running. Never touches a test split or the patent held-out half.
 
     .venv/bin/python -m bench.tune
 """
@@ -11,74 +14,96 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import time
 
 import numpy as np
 
 from bench import datasets
 from bot.faq.matcher import Matcher, MatchSettings
 
-OPEN = dict(answer_threshold=0.0, suggest_threshold=0.0, margin=0.0)
+OPEN = dict(answer_threshold=0.0, suggest_threshold=0.0, margin=0.0, min_raw=0.0, suggest_min_raw=0.0)
+SETS = {"clinc": datasets.clinc, "clinc10": lambda: datasets.clinc(10), "banking": datasets.banking,
+        "banking10": lambda: datasets.banking(10), "patent": lambda: datasets.patent("dev")}
 
 
 def collect(name: str, settings: MatchSettings) -> dict[str, np.ndarray]:
-    faq, queries = {"clinc": datasets.clinc, "clinc10": lambda: datasets.clinc(10),
-                    "banking": datasets.banking, "banking10": lambda: datasets.banking(10)}[name]()
+    faq, queries = SETS[name]()
+    t0 = time.perf_counter()
     m = Matcher.build(faq, dataclasses.replace(settings, **OPEN))
+    build = time.perf_counter() - t0
     rows = []
     for q in queries:
-        d = m.decide(q.text)
+        d = m.decide(q.text, q.lang)
         top = d.suggestions[0].entry_id if d.suggestions else None
         among = q.expected in {s.entry_id for s in d.suggestions}
-        rows.append((q.expected is None, top == q.expected, among, d.score, d.margin))
-    a = np.array(rows, dtype=float)
-    return {"oos": a[:, 0] == 1, "right": a[:, 1] == 1, "among": a[:, 2] == 1, "score": a[:, 3], "margin": a[:, 4]}
+        rows.append((q.expected is None, top == q.expected, among, d.score, d.margin, d.raw))
+    a = np.array(rows, dtype=float).reshape(-1, 6)
+    c = m.calibration
+    print(f"  {name}: build {build:.2f} s, calibration {c}")
+    return {"oos": a[:, 0] == 1, "right": a[:, 1] == 1, "among": a[:, 2] == 1, "score": a[:, 3], "margin": a[:, 4],
+            "raw": a[:, 5], "cal": c}
 
 
-def replay(r: dict[str, np.ndarray], answer: float, suggest: float, margin: float) -> dict[str, float]:
-    ans = (r["score"] >= answer) & (r["margin"] >= margin)
-    sug = ~ans & (r["score"] >= suggest)
+def replay(r: dict, answer: float, suggest: float, margin: float, min_raw: float = 0, suggest_raw: float = 0) -> dict:
+    ans = (r["score"] >= answer) & (r["margin"] >= margin) & (r["raw"] >= min_raw)
+    sug = ~ans & (r["score"] >= suggest) & (r["raw"] >= suggest_raw)
     esc = ~ans & ~sug
     ins, oos = ~r["oos"], r["oos"]
-    out = {
-        "in_acc": float((ans & r["right"])[ins].mean()),
-        "wrong": float((ans & ~r["right"]).mean()),
-        "suggest_right": float((sug & r["among"] & ins).mean()),
-        "esc_in": float(esc[ins].mean()),
-    }
+    out = {"in_acc": float((ans & r["right"])[ins].mean()), "wrong": float((ans & ~r["right"]).mean()),
+           "suggest_right": float((sug & r["among"] & ins).mean()), "esc_in": float(esc[ins].mean())}
     if oos.any():
         out |= {"oos_recall": float(esc[oos].mean()), "oos_answered": float(ans[oos].mean())}
     return out
 
 
+def reliability(r: dict) -> str:
+    """Predicted confidence against the observed share of right best guesses, in-scope questions, by band."""
+    ins = ~r["oos"]
+    cells = []
+    for lo, hi in ((0, 25), (25, 50), (50, 75), (75, 90), (90, 101)):
+        sel = ins & (r["score"] >= lo) & (r["score"] < hi)
+        if sel.sum():
+            pred, obs = r["score"][sel].mean(), 100 * r["right"][sel].mean()
+            cells.append(f"{lo}-{min(hi, 100)}: n={int(sel.sum())} pred {pred:.0f} obs {obs:.0f}")
+    return " | ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="clinc,banking,clinc10,banking10")
-    parser.add_argument("--answer", type=float, nargs="+", default=[30, 35, 40, 45, 50])
-    parser.add_argument("--margin", type=float, nargs="+", default=[0, 2, 4, 8])
-    parser.add_argument("--suggest", type=float, nargs="+", default=[20, 25, 30])
+    parser.add_argument("--sets", default="clinc,banking,clinc10,banking10,patent")
+    parser.add_argument("--answer", type=float, nargs="+", default=[60, 70, 80, 85, 90])
+    parser.add_argument("--margin", type=float, nargs="+", default=[1, 5, 10])
+    parser.add_argument("--suggest", type=float, nargs="+", default=[20, 30, 40])
+    parser.add_argument("--min-raw", type=float, nargs="+", default=[25, 30, 35])
+    parser.add_argument("--suggest-raw", type=float, nargs="+", default=[10, 15, 20])
     args = parser.parse_args()
     base = MatchSettings()
     results = {name: collect(name, base) for name in args.sets.split(",")}
-    print("score quantiles (right / wrong best guess / out of scope):")
+    print("\nraw-score quantiles 10/50/90 (right / wrong best guess / out of scope):")
     for name, r in results.items():
-        qs = [np.quantile(r["score"][sel], [0.1, 0.5, 0.9]).round(1).tolist() if sel.any() else None
+        qs = [np.quantile(r["raw"][sel], [0.1, 0.5, 0.9]).round(1).tolist() if sel.any() else None
               for sel in (r["right"] & ~r["oos"], ~r["right"] & ~r["oos"], r["oos"])]
         print(f"  {name:10s} {qs}")
+    print("\nreliability (calibrated confidence vs observed top-1, in scope):")
+    for name, r in results.items():
+        print(f"  {name:10s} {reliability(r)}")
     for name, r in results.items():  # the paper's setting: one threshold, answer or escalate
-        if r["oos"].any():
-            t = float(np.quantile(r["score"][r["oos"]], 0.55))
-            x = replay(r, t, t, 0)
-            print(f"  {name}: one threshold at OOS recall 55% on this data: t={t:.1f} in-scope accuracy {x['in_acc']:.4f}")
-    print("\nanswer  margin  suggest | " + " | ".join(results))
-    for answer, margin, suggest in itertools.product(args.answer, args.margin, args.suggest):
+        if r["oos"].any() and name.startswith("clinc"):
+            for key in ("raw", "score"):
+                t = float(np.quantile(r[key][r["oos"]], 0.55))
+                hit = ((r[key] > t) & r["right"] & ~r["oos"]).sum() / (~r["oos"]).sum()
+                print(f"  {name}: one threshold on {key} at OOS recall 55%: t={t:.1f} in-scope accuracy {hit:.4f}")
+    print("\nanswer margin suggest min_raw sugg_raw | " + " | ".join(results))
+    for answer, margin, suggest, min_raw, sraw in itertools.product(args.answer, args.margin, args.suggest, args.min_raw,
+                                                                     args.suggest_raw):
         cells = []
         for r in results.values():
-            x = replay(r, answer, suggest, margin)
-            cell = f"acc {x['in_acc']:.3f} wrong {x['wrong']:.3f}"
+            x = replay(r, answer, suggest, margin, min_raw, sraw)
+            cell = f"acc {x['in_acc']:.3f} wr {x['wrong']:.3f} sr {x['suggest_right']:.2f}"
             if "oos_recall" in x:
-                cell += f" oosR {x['oos_recall']:.2f} oosA {x['oos_answered']:.2f}"
+                cell += f" oR {x['oos_recall']:.2f} oA {x['oos_answered']:.2f}"
             cells.append(cell)
-        print(f"{answer:6} {margin:6} {suggest:8} | " + " | ".join(cells))
+        print(f"{answer:5} {margin:4} {suggest:4} {min_raw:4} {sraw:4} | " + " | ".join(cells))
 
 
 if __name__ == "__main__":

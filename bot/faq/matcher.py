@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
+from bot.faq.calibration import PRIOR, Calibration, fit
 from bot.faq.index import TfidfIndex
 from bot.faq.loader import iter_phrasings
 from bot.faq.model import Faq
@@ -24,19 +25,28 @@ MAX_QUERY_CHARS = 1000  # longer messages are letters, not questions: score thei
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """The decision bands on the 0-100 score scale, and the matcher's few knobs (defaults tuned in docs/matcher.md)."""
+    """The decision bands on the 0-100 score scale, and the matcher's few knobs (defaults tuned in docs/matcher.md).
 
-    answer_threshold: float = 40.0
-    suggest_threshold: float = 25.0
-    margin: float = 4.0
+    The score is a calibrated confidence (bot.faq.calibration), so the bands mean about the
+    same on every FAQ; `min_raw` and `suggest_min_raw` are floors on the raw similarity,
+    which is what tells an out-of-scope question (few shared words) from a doubtful one.
+    """
+
+    answer_threshold: float = 85.0  # on the calibrated confidence: P(best guess right) x 100
+    suggest_threshold: float = 30.0
+    margin: float = 2.0  # the best entry's confidence must lead the second's by this much (ties are never answered)
     suggestions: int = 3
     neighbours: int = 3  # phrasings per entry whose similarities are averaged (k of k-NN)
     fuzzy_weight: float = 0.2  # share of the rapidfuzz re-score in the final score
     rerank: int = 10  # entries re-scored with rapidfuzz
     bayes_weight: float = 0.05  # weight of the naive-Bayes log posterior (a penalty for entries the model finds unlikely)
+    min_raw: float = 30.0  # raw similarity (0-100) below which nothing is answered, however confident
+    suggest_min_raw: float = 25.0  # raw similarity below which the question is escalated
+    calibration_sample: int = 400  # phrasings held out at build time to calibrate the scores (0: the built-in prior)
 
     def __post_init__(self) -> None:
-        for name in ("answer_threshold", "suggest_threshold", "margin", "fuzzy_weight", "bayes_weight"):
+        for name in ("answer_threshold", "suggest_threshold", "margin", "fuzzy_weight", "bayes_weight", "min_raw",
+                     "suggest_min_raw"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a number")
@@ -54,6 +64,10 @@ class MatchSettings:
             raise ValueError("bayes_weight must be between 0 and 1")
         if not 1 <= self.rerank <= 100:
             raise ValueError("rerank must be between 1 and 100")
+        if not 0 <= self.suggest_min_raw <= self.min_raw <= 100:
+            raise ValueError("need 0 <= suggest_min_raw <= min_raw <= 100")
+        if not 0 <= self.calibration_sample <= 5000:
+            raise ValueError("calibration_sample must be between 0 and 5000")
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class Decision:
     answer: str | None
     suggestions: tuple[Suggestion, ...]
     margin: float = 0.0  # score of the best entry minus the second (diagnostics; not in the JSON)
+    raw: float = 0.0  # the best entry's raw similarity 0-100, before calibration (diagnostics; not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
         """The exact object `helpdesk ask --json` prints."""
@@ -94,8 +109,8 @@ class Matcher:
     """
 
     def __init__(self, faq: Faq, settings: MatchSettings, synonyms: Synonyms, texts: list[str],
-                 groups: np.ndarray, index: TfidfIndex):
-        self.faq, self.settings = faq, settings
+                 groups: np.ndarray, index: TfidfIndex, calibration: Calibration = PRIOR):
+        self.faq, self.settings, self.calibration = faq, settings, calibration
         self._synonyms, self._texts, self._groups, self._index = synonyms, texts, groups, index
         self._bounds = np.searchsorted(groups, np.arange(len(faq.entries) + 1))
         self._sizes = np.diff(self._bounds)  # an entry with two phrasings is judged on those two, not padded with zeros
@@ -105,79 +120,142 @@ class Matcher:
 
     @classmethod
     def build(cls, faq: Faq, settings: MatchSettings | None = None) -> Matcher:
-        """Normalise every phrasing (with synonyms) and index it; identical phrasings of one entry count once."""
+        """Normalise every phrasing (with synonyms), index it, then calibrate the scores on the FAQ itself.
+
+        Identical phrasings of one entry count once. Phrasings are grouped by entry (the
+        index relies on an entry's phrasings being contiguous).
+        """
+        settings = settings or MatchSettings()
         synonyms = Synonyms(faq.synonyms)
         position = {e.id: i for i, e in enumerate(faq.entries)}
         seen: set[tuple[int, str]] = set()
-        texts: list[str] = []
-        groups: list[int] = []
+        pairs: list[tuple[int, str]] = []
         for entry, _lang, text in iter_phrasings(faq):
             norm = synonyms.apply(normalize(text))
             key = (position[entry.id], norm)
             if norm and key not in seen:
                 seen.add(key)
-                texts.append(norm)
-                groups.append(position[entry.id])
+                pairs.append(key)
+        pairs.sort(key=lambda p: p[0])  # stable: keeps each entry's own order
+        texts = [t for _, t in pairs]
+        groups = np.asarray([g for g, _ in pairs], dtype=np.int32)
         index = TfidfIndex([features(t) for t in texts], groups, len(faq.entries))
-        return cls(faq, settings or MatchSettings(), synonyms, texts, np.asarray(groups, dtype=np.int32), index)
+        matcher = cls(faq, settings, synonyms, texts, groups, index)
+        matcher.calibration = matcher._calibrate()
+        return matcher
+
+    def _calibrate(self) -> Calibration:
+        """Score a seeded sample of the FAQ's own phrasings leave-one-out and fit P(right | raw, margin)."""
+        n = self.settings.calibration_sample
+        eligible = np.flatnonzero(self._sizes[self._groups] >= 2)  # an entry's only phrasing cannot be held out
+        if n == 0 or len(eligible) == 0:
+            return PRIOR
+        rng = np.random.default_rng(20261121)
+        rows = eligible if len(eligible) <= n else np.sort(rng.choice(eligible, n, replace=False))
+        raw, margin, right = [], [], []
+        for r in rows.tolist():
+            text = self._texts[r]
+            ids, w = self._index.vector(features(text))
+            ranked = self._ranked(text, ids, w, leave_out=r)
+            if not ranked:
+                continue
+            raw.append(ranked[0][1])
+            margin.append(ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0))
+            right.append(ranked[0][0] == self._groups[r])
+        return fit(np.asarray(raw), np.asarray(margin), np.asarray(right))
+
+    def _ranked(self, norm: str, ids: np.ndarray, w: np.ndarray, leave_out: int | None = None) -> list[tuple[int, float]]:
+        """(entry position, raw similarity 0-1) for the best entries, best first; ties keep FAQ order.
+
+        `leave_out`: the question is this phrasing; score it against the index without it.
+        """
+        s = self.settings
+        own = None if leave_out is None else int(self._groups[leave_out])
+        doc = self._index.doc_scores(ids, w)
+        sizes = self._sizes
+        if leave_out is not None:
+            doc[leave_out] = -1.0
+            sizes = sizes.copy()
+            sizes[own] -= 1
+        lexical = 0.5 * self._index.group_scores(ids, w, own) + 0.5 * self._knn(doc, s.neighbours, sizes)
+        if s.bayes_weight:
+            lexical += s.bayes_weight * np.maximum(self._index.log_posterior(ids, w, own), -10.0)
+        for g in self._exact.get(norm, ()):  # word for word one of the entry's phrasings: as sure as it gets
+            if g != own:
+                lexical[g] = 1.0
+        n = min(len(lexical), max(s.rerank, s.suggestions + 1))
+        top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
+        raw = np.clip(lexical[top], 0.0, 1.0)
+        if s.fuzzy_weight:
+            raw = (1 - s.fuzzy_weight) * raw + s.fuzzy_weight * self._fuzzy(norm, doc, top) / 100
+        scored = list(zip(top.tolist(), np.clip(raw, 0.0, 1.0).tolist(), strict=True))
+        scored.sort(key=lambda gs: (-gs[1], gs[0]))
+        return scored
 
     def scores(self, text: str) -> list[tuple[int, float]]:
-        """(entry position, score 0-100) for the best entries, best first; ties keep FAQ order."""
+        """(entry position, raw similarity 0-100) for the best entries, best first; ties keep FAQ order."""
         norm = self._synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
         ids, w = self._index.vector(features(norm))
         if not len(ids) or not self.faq.entries:
             return []
-        s = self.settings
-        doc = self._index.doc_scores(ids, w)
-        lexical = 0.5 * self._index.group_scores(ids, w) + 0.5 * self._knn(doc, s.neighbours)
-        if s.bayes_weight:
-            lexical += s.bayes_weight * np.maximum(self._index.log_posterior(ids, w), -10.0)
-        for g in self._exact.get(norm, ()):  # word for word one of the entry's phrasings: as sure as it gets
-            lexical[g] = 1.0
-        n = min(len(lexical), max(s.rerank, s.suggestions + 1))
-        top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
-        scored = []
-        for g in top.tolist():
-            score = float(lexical[g])
-            if s.fuzzy_weight:
-                score = (1 - s.fuzzy_weight) * score + s.fuzzy_weight * self._fuzzy(norm, doc, g) / 100
-            scored.append((g, 100.0 * min(1.0, max(0.0, score))))
-        scored.sort(key=lambda gs: (-gs[1], gs[0]))
-        return scored
+        return [(g, 100.0 * r) for g, r in self._ranked(norm, ids, w)]
 
-    def _knn(self, doc: np.ndarray, k: int) -> np.ndarray:
+    def _knn(self, doc: np.ndarray, k: int, sizes: np.ndarray) -> np.ndarray:
         """Per entry, the mean of its k best phrasing similarities (missing ones count as 0)."""
         m = min(len(doc), 64 * k)
         best = np.argpartition(-doc, m - 1)[:m] if m < len(doc) else np.arange(len(doc))
-        best = best[np.argsort(-doc[best], kind="stable")]
-        out = np.zeros(self._index.n_groups)
-        taken = np.zeros(self._index.n_groups, dtype=np.int32)
-        for j in best.tolist():
-            g = self._groups[j]
-            if taken[g] < k:
-                out[g] += doc[j]
-                taken[g] += 1
-        return out / np.maximum(1, np.minimum(k, self._sizes))
+        g = self._groups[best]
+        vals = doc[best]
+        order = np.lexsort((-vals, g))  # by entry, best first within each entry
+        g, vals = g[order], vals[order]
+        first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        rank = np.arange(len(g)) - np.repeat(first, np.diff(np.r_[first, len(g)]))
+        keep = (rank < k) & (vals > 0)
+        out = np.bincount(g[keep], weights=vals[keep], minlength=self._index.n_groups)
+        return out / np.maximum(1, np.minimum(k, sizes))
 
-    def _fuzzy(self, norm: str, doc: np.ndarray, g: int) -> float:
-        """rapidfuzz token_set_ratio against the entry's three lexically closest phrasings."""
-        lo, hi = self._bounds[g], self._bounds[g + 1]  # an entry's phrasings are contiguous
-        rows = lo + np.argsort(-doc[lo:hi], kind="stable")[:3]
-        return max((fuzz.token_set_ratio(norm, self._texts[r]) for r in rows.tolist()), default=0.0)
+    def _fuzzy(self, norm: str, doc: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """rapidfuzz token_set_ratio against each entry's three lexically closest phrasings (one C call)."""
+        rows, owner = [], []
+        for i, g in enumerate(top.tolist()):
+            lo, hi = int(self._bounds[g]), int(self._bounds[g + 1])  # an entry's phrasings are contiguous
+            d = doc[lo:hi]
+            pick = np.argpartition(-d, 2)[:3] if len(d) > 3 else np.arange(len(d))
+            for j in pick.tolist():
+                if d[j] > -1.0:  # not the held-out phrasing
+                    rows.append(lo + j)
+                    owner.append(i)
+        out = np.zeros(len(top))
+        if rows:
+            ratios = process.cdist([norm], [self._texts[r] for r in rows], scorer=fuzz.token_set_ratio, workers=1)[0]
+            np.maximum.at(out, np.asarray(owner), ratios)
+        return out
 
     def decide(self, text: str, lang: str | None = None) -> Decision:
-        """Answer when the best entry scores high and clearly above the next; suggest in the middle band; else escalate."""
+        """Answer when the calibrated confidence is high, clearly above the next entry's and the raw
+        similarity clears the floor; suggest in the middle band; else escalate."""
         lang = lang if lang in ("zh", "en") else detect_lang(text)
         s = self.settings
         ranked = self.scores(text)
+        if not ranked:
+            return Decision(text, lang, "escalate", None, 0.0, None, (), 0.0)
+        raws = np.array([r for _, r in ranked]) / 100.0
+        gaps = raws - (raws[1] if len(raws) > 1 else 0.0)
+        gaps[1:] = raws[1:] - raws[0]  # the others trail the best
+        conf = self.calibration.confidence(raws, gaps)
+        # Below the raw floor a question looks out of scope: its score is its raw similarity, not
+        # the margin-driven confidence (on a tiny FAQ, one shared word can give a big margin).
+        low = raws * 100 < s.suggest_min_raw
+        conf = np.round(np.where(low, np.minimum(conf, raws * 100), conf), 2)
         suggestions = tuple(
-            Suggestion(self.faq.entries[g].id, self.faq.entries[g].text(lang).question, round(score, 2))
-            for g, score in ranked[: s.suggestions]
+            Suggestion(self.faq.entries[g].id, self.faq.entries[g].text(lang).question, float(c))
+            for (g, _), c in zip(ranked[: s.suggestions], conf.tolist(), strict=False)
         )
-        top = round(ranked[0][1], 2) if ranked else 0.0
-        margin = round(top - ranked[1][1], 2) if len(ranked) > 1 else top
-        if top >= s.answer_threshold and margin >= s.margin:
+        top = float(conf[0])
+        margin = round(top - float(conf[1]), 2) if len(conf) > 1 else top
+        raw = round(float(raws[0]) * 100, 2)
+        if top >= s.answer_threshold and margin >= s.margin and raw >= s.min_raw:
             entry = self.faq.entries[ranked[0][0]]
-            return Decision(text, lang, "answer", entry.id, top, entry.text(lang).answer, suggestions, margin)
-        action = "suggest" if top >= s.suggest_threshold else "escalate"
-        return Decision(text, lang, action, None, top, None, suggestions, margin)
+            return Decision(text, lang, "answer", entry.id, top, entry.text(lang).answer, suggestions, margin, raw)
+        action = "suggest" if top >= s.suggest_threshold and raw >= s.suggest_min_raw else "escalate"
+        return Decision(text, lang, action, None, top, None, suggestions, margin, raw)
