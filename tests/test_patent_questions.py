@@ -7,9 +7,11 @@ English, long messages with context), none of them a copy of an FAQ title or phr
 requests, and near-domain questions such as EPO or Japanese fees that the FAQ does not cover).
 
 The floors below are a few points under what the matcher scored when the file was written
-(default MatchSettings, 2026-11-21): in-scope accuracy 53.5 %, top-1 90.2 %, wrong-answer rate
-0.9 % (3 of 329), out-of-scope recall 71.9 %, 2 of 32 out-of-scope questions answered. Raise
-them when the matcher improves; a drop below them is a regression to look at, not to paper over.
+(default MatchSettings, matcher of commit 62a0ba4, 2026-11-21): in-scope accuracy 53.2 %,
+top-1 89.6 %, wrong-answer rate 0.6 % (2 of 329, both out of scope), out-of-scope recall
+81.2 %, 2 of 32 out-of-scope questions answered. Raise them when the matcher improves; a drop
+below them is a regression to look at, not to paper over. Do not tune the matcher on this
+file: it is the held-out check.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from bot.faq.normalize import detect_lang
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "patent_questions.jsonl"
 
-IN_SCOPE_ACCURACY_FLOOR = 0.50   # measured 0.535
-TOP1_ACCURACY_FLOOR = 0.86       # measured 0.902
-WRONG_ANSWER_CEILING = 0.015     # measured 0.009 (3 of 329)
-OOS_RECALL_FLOOR = 0.65          # measured 0.719
+IN_SCOPE_ACCURACY_FLOOR = 0.50   # measured 0.532
+TOP1_ACCURACY_FLOOR = 0.86       # measured 0.896
+WRONG_ANSWER_CEILING = 0.015     # measured 0.006 (2 of 329)
+OOS_RECALL_FLOOR = 0.77          # measured 0.812
 
 # Out-of-scope questions the matcher answers confidently today. They are wrong answers (the
 # Chinese entry is given for a question about another country) and should go: the ceiling is
