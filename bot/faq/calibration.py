@@ -54,14 +54,23 @@ def fit(raw: np.ndarray, margin: np.ndarray, right: np.ndarray, prior: Calibrati
     beta0 = np.array([prior.bias, prior.raw_coef, prior.margin_coef])
     # Ridge towards the prior, scaled so it weighs like `prior_weight` samples spread over the data's range.
     lam = prior_weight * np.diag([0.05, 0.05, 0.05])
+    def loss(b: np.ndarray) -> float:
+        z = x @ b
+        return float(np.logaddexp(0.0, z).sum() - y @ z + 0.5 * (b - beta0) @ lam @ (b - beta0))
+
     beta = beta0.copy()
+    current = loss(beta)
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
         grad = x.T @ (p - y) + lam @ (beta - beta0)
         hess = (x * (p * (1 - p))[:, None]).T @ x + lam
         step = np.linalg.solve(hess, grad)
-        beta -= step
-        if float(np.abs(step).max()) < 1e-6:
+        t = 1.0
+        while t > 1e-4 and loss(beta - t * step) > current:  # damped Newton: never let the loss rise
+            t /= 2
+        beta = beta - t * step
+        previous, current = current, loss(beta)
+        if previous - current < 1e-9:
             break
     bias, raw_coef, margin_coef = (float(b) for b in beta)
     if not all(math.isfinite(b) for b in beta):
