@@ -90,10 +90,12 @@ def scale(sizes: list[int], settings: MatchSettings, repeats: int = 3) -> list[d
         # Per question, the median of three passes: the machine is shared, and one pass's p99 mostly
         # measures other processes. The single-pass figure is kept beside it for honesty.
         times = [statistics.median(ts) for ts in zip(*passes, strict=True)]
+        best = [min(ts) for ts in zip(*passes, strict=True)]  # what the code costs when nothing else runs
         rows.append({"p99_ms_single_pass": round(percentile(passes[0], 99) * 1000, 3),
                      "phrasings": faq.phrasing_count, "entries": len(faq), "build_s_median": round(statistics.median(builds), 3),
                      "index_mb": round(kept / 2**20, 1), "build_peak_mb": round(peak / 2**20, 1),
-                     "p50_ms": round(percentile(times, 50) * 1000, 3), "p99_ms": round(percentile(times, 99) * 1000, 3)})
+                     "p50_ms": round(percentile(times, 50) * 1000, 3), "p99_ms": round(percentile(times, 99) * 1000, 3),
+                     "p99_ms_best_of_3": round(percentile(best, 99) * 1000, 3)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
