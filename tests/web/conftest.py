@@ -1,4 +1,8 @@
-"""Web fixtures: the real application on a real test server, with staff and admin accounts."""
+"""Web fixtures: the real application on a real test server, with staff and admin accounts.
+
+tests/web is a package (it has __init__.py) so this file is imported as `web.conftest` and
+never shadows tests/conftest.py for modules that `from conftest import ...`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from webtools import PASSWORD
 
 from bot.staff_accounts import add_staff
 from bot.web.app import build_app
+from web.webtools import PASSWORD
 
 
 @pytest.fixture

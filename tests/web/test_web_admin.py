@@ -7,13 +7,16 @@ import shutil
 from datetime import timedelta
 
 from sqlalchemy import update
-from webtools import login
 
 from bot.db.models import QuestionLog, Ticket, utcnow
+from web.webtools import login
 
 
-async def ask(services, visitor: str, text: str):
-    return await services.conversation.ask("web", visitor, text)
+async def logged(services, text: str, action: str, helpful: bool | None = None, days_ago: float = 0, latency_ms: float = 3.0):
+    """A QuestionLog row as the conversation writes it (seeded directly: the matcher's tuning must not move these tests)."""
+    async with services.sessions.begin() as s:
+        s.add(QuestionLog(channel="web", lang="zh", text=text, action=action, helpful=helpful, latency_ms=latency_ms,
+                          created_at=utcnow() - timedelta(days=days_ago)))
 
 
 async def test_faq_status_and_reload(services, web, accounts, tmp_path):
@@ -39,32 +42,30 @@ async def test_a_broken_faq_reload_is_rejected_and_shown(services, web, accounts
 
 
 async def test_unanswered_questions_are_clustered_with_counts(services, web, accounts):
-    for i, text in enumerate(["如何在美国申请专利", "怎么在美国申请专利？", "如何在美国申请专利呢", "what is the weather like"]):
-        await ask(services, f"u{i}", text)
-    answered = await ask(services, "u9", "小专利保护几年")
-    await services.conversation.feedback("web", "u9", answered.log_id, helpful=False)
-    old = await ask(services, "u8", "an old unanswered question about trademarks")
-    async with services.sessions.begin() as s:
-        await s.execute(update(QuestionLog).where(QuestionLog.text == "an old unanswered question about trademarks")
-                        .values(created_at=utcnow() - timedelta(days=40)))
-    assert old.kind == "escalated"
+    for text in ["如何在美国申请专利", "怎么在美国申请专利？", "如何在美国申请专利呢", "what is the weather like"]:
+        await logged(services, text, "escalate")
+    await logged(services, "小专利保护几年", "answer", helpful=False)
+    await logged(services, "发明专利保护几年", "answer", helpful=True)  # helpful answers are not in the report
+    await logged(services, "an old unanswered question about trademarks", "escalate", days_ago=40)
     await login(web, "root")
     body = await (await web.get("/console/admin/unanswered?days=30")).text()
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>", body)
     assert rows[0] == ("3", "3", "0")  # the three "patent in the USA" questions are one cluster, first
     assert ("1", "0", "1") in rows  # the unhelpful answer
-    assert "美国申请专利" in body and "trademarks" not in body
+    assert "美国申请专利" in body and "trademarks" not in body and "发明专利保护几年" not in body
     assert "trademarks" in await (await web.get("/console/admin/unanswered?days=90")).text()
 
 
 async def test_dashboard_draws_svg_charts(services, web, accounts):
     staff, _ = accounts
-    await ask(services, "a", "小专利保护几年")
-    escalated = await ask(services, "b", "what is the weather like in Paris")
+    await logged(services, "小专利保护几年", "answer")
+    await logged(services, "what is the weather like in Paris", "escalate")
+    await logged(services, "a question from last month", "escalate", days_ago=20)  # outside the 7 days
+    user = await services.conversation.user("web", "b")
+    ticket, _ = await services.tickets.escalate(user.id, "what is the weather like in Paris", "en", "no_match")
     async with services.sessions.begin() as s:
-        await s.execute(update(Ticket).where(Ticket.id == escalated.ticket_id)
-                        .values(created_at=utcnow() - timedelta(minutes=30)))
-    await services.tickets.reply(escalated.ticket_id, staff.id, "we only answer patent questions")
+        await s.execute(update(Ticket).where(Ticket.id == ticket.id).values(created_at=utcnow() - timedelta(minutes=30)))
+    await services.tickets.reply(ticket.id, staff.id, "we only answer patent questions")
     await login(web, "root")
     body = await (await web.get("/console/admin/dashboard?days=7", headers={"Accept-Language": "en"})).text()
     assert body.count("<svg") == 3
@@ -75,8 +76,10 @@ async def test_dashboard_draws_svg_charts(services, web, accounts):
 
 
 async def test_metrics_in_prometheus_text_format(services, web):
-    await ask(services, "a", "小专利保护几年")
-    await ask(services, "b", "what is the weather like in Paris")
+    await logged(services, "小专利保护几年", "answer", latency_ms=1.5)
+    await logged(services, "what is the weather like in Paris", "escalate", latency_ms=700)
+    user = await services.conversation.user("web", "b")
+    await services.tickets.escalate(user.id, "what is the weather like in Paris", "en", "no_match")
     resp = await web.get("/metrics")
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
     text = await resp.text()
@@ -84,6 +87,10 @@ async def test_metrics_in_prometheus_text_format(services, web):
     assert 'helpdesk_decisions_total{action="escalate"} 1' in text
     assert 'helpdesk_tickets{status="open"} 1' in text
     assert 'helpdesk_messages_total{direction="in",sender="user"}' in text
+    assert 'helpdesk_decision_latency_seconds_bucket{le="0.001"} 0' in text
+    assert 'helpdesk_decision_latency_seconds_bucket{le="0.002"} 1' in text
+    assert 'helpdesk_decision_latency_seconds_bucket{le="0.5"} 1' in text
+    assert 'helpdesk_decision_latency_seconds_bucket{le="1"} 2' in text
     assert 'helpdesk_decision_latency_seconds_bucket{le="+Inf"} 2' in text
     assert "helpdesk_decision_latency_seconds_count 2" in text
     buckets = [int(n) for n in re.findall(r'_bucket\{le="[^"]+"\} (\d+)', text)]

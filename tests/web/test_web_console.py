@@ -7,9 +7,9 @@ import hashlib
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from webtools import CSRF, PASSWORD, login, login_session, other_browser
 
 from bot.db.models import LoginAttempt, Outbox, Ticket, WebSession, utcnow
+from web.webtools import CSRF, PASSWORD, login, login_session, other_browser
 
 
 async def ticket(services, question: str = "我的专利被人抄袭了怎么办", visitor: str = "v1") -> int:

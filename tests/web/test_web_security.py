@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from webtools import CSRF, PASSWORD
 
 from bot.web.app import build_app
+from web.webtools import CSRF, PASSWORD
 
 
 async def test_every_page_has_the_security_headers(services, web, accounts):
@@ -25,7 +25,7 @@ async def test_every_page_has_the_security_headers(services, web, accounts):
 
 
 async def test_pages_have_no_inline_scripts(services, web, accounts):
-    from webtools import login
+    from web.webtools import login
 
     await login(web, "root")
     for path in ("/", "/console/login", "/console", "/console/admin/dashboard", "/console/admin/faq"):
