@@ -86,8 +86,12 @@ async def too_many_failures(services: Services, key: str) -> bool:
 
 
 async def record_failure(services: Services, key: str) -> None:
+    """Count one failure; failures older than a day (longer than any window) are dropped on the way."""
+    now = utcnow()
+    horizon = now - timedelta(minutes=max(24 * 60, services.settings.web.login_window_minutes))
     async with services.sessions.begin() as s:
-        s.add(LoginAttempt(key=key, created_at=utcnow()))
+        s.add(LoginAttempt(key=key, created_at=now))
+        await s.execute(delete(LoginAttempt).where(LoginAttempt.created_at < horizon))
 
 
 async def check_login(services: Services, username: str, password: str, address: str | None) -> Staff | str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -234,7 +235,7 @@ async def test_queue_views_and_search(services, web, accounts):
 
     async def ids(query: str) -> set[int]:
         body = await (await web.get("/console/queue/rows" + query)).text()
-        return {int(x) for x in __import__("re").findall(r'data-ticket="(\d+)"', body)}
+        return {int(x) for x in re.findall(r'data-ticket="(\d+)"', body)}
 
     assert await ids("?view=all") == {mine, other}
     assert await ids("?view=mine") == {mine}
@@ -275,3 +276,38 @@ async def test_faq_draft_renders_yaml_and_saves_under_the_data_dir(services, web
     assert yaml.safe_load(saved.read_text(encoding="utf-8")) == parsed
     resp = await web.post(f"/console/tickets/{t}/draft", data={"csrf": csrf, "yaml": "a: [unclosed"})
     assert resp.status == 400 and "Not a valid FAQ file" in await resp.text()
+
+
+async def test_login_never_redirects_off_the_console(services, web, accounts):
+    for target, expected in (("//evil.example/x", "/console"), ("https://evil.example/", "/console"),
+                             ("/console/tickets/1", "/console/tickets/1"), ("/\\evil.example", "/console")):
+        web.session.cookie_jar.clear()
+        page = await web.get("/console/login", params={"next": target})
+        text = await page.text()
+        token = CSRF.search(text).group(1)
+        nxt = re.search(r'name="next" value="([^"]*)"', text).group(1)
+        resp = await web.post("/console/login", data={"csrf": token, "username": "alice", "password": PASSWORD, "next": nxt},
+                              allow_redirects=False)
+        assert resp.headers["Location"] == expected, target
+
+
+async def test_a_removed_account_loses_its_session_at_once(services, web, accounts):
+    from bot.staff_accounts import remove_staff
+
+    await login(web, "alice")
+    await remove_staff(services.sessions, "alice")
+    assert (await web.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_the_console_stream_hints_which_ticket_changed(services, web, accounts):
+    staff, _ = accounts
+    t = await ticket(services, "秘密内容 secret text")
+    await login(web, "alice")
+    stream = await web.get("/console/events")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    await stream.content.readuntil(b"\n\n")
+    await services.tickets.claim(t, staff.id)
+    hint = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)
+    stream.close()
+    assert hint.startswith(b"event: update") and b'"ticket_id": %d' % t in hint
+    assert "秘密".encode() not in hint and b"secret" not in hint  # hints carry no user text
