@@ -80,11 +80,11 @@ class Conversation:
             return Reply("notice", lang, t("empty", lang))
         if len(text) > self.max_chars:
             return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars))
+        ticket = await self.tickets.add_user_message(user.id, text)
+        if ticket is not None:  # while a ticket is open, everything the user says goes to staff
+            return Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
         if HUMAN_WORDS.match(text):
             return await self.request_human(user, text, lang)
-        ticket = await self.tickets.add_user_message(user.id, text)
-        if ticket is not None:
-            return Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
         started = time.perf_counter()
         decision = self._matcher().decide(text, lang=user.lang)
         latency = (time.perf_counter() - started) * 1000
@@ -179,7 +179,8 @@ class Conversation:
             row = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
                               entry_id=decision.entry_id, score=decision.score, latency_ms=latency_ms)
             s.add(row)
-            s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
+            if decision.action != "escalate":  # an escalated question is stored with its ticket instead
+                s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
         return row.id
 
     async def _bot_said(self, user: User, text: str, kind: str, meta: dict) -> None:

@@ -10,9 +10,10 @@ import signal
 from dataclasses import replace
 
 from aiohttp import web
+from telegram.error import TelegramError
 
 from bot.config import Settings
-from bot.services import Services, close_services, open_services
+from bot.services import Services, StartupError, close_services, open_services
 from bot.web.app import build_app
 
 log = logging.getLogger(__name__)
@@ -43,25 +44,37 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     tasks: list[asyncio.Task] = []
     try:
+        tasks = await start_background(services, app)
         await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
         await site.start()
         log.info("web chat and console on http://%s:%s/", settings.web.host, settings.web.port)
-        tasks = await start_background(services, app)
         await stop.wait()
         log.info("shutting down")
     finally:
+        await runner.cleanup()  # stops accepting requests, lets those in flight finish
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await runner.cleanup()
         await close_services(services)
 
 
 async def start_background(services: Services, app: web.Application) -> list[asyncio.Task]:
-    """Start the long-lived tasks: FAQ watcher, and (later issues) outbox, reminders, Telegram."""
+    """Start the long-lived tasks: FAQ watcher, the queue's workers, and Telegram when configured."""
+    from bot.workers import start_workers
+    from handlers.telegram_app import start_telegram
+
     tasks = []
     if services.settings.faq.watch:
         tasks.append(asyncio.create_task(services.faq.watch(), name="faq-watch"))
+    # Telegram first: it adds the webhook route before the app is frozen, and registers its
+    # transport before the outbox worker starts delivering.
+    try:
+        tasks += await start_telegram(services, app)
+    except (TelegramError, RuntimeError) as exc:
+        for task in tasks:
+            task.cancel()
+        raise StartupError(f"Telegram cannot start: {exc}") from None
+    tasks += await start_workers(services)
     return tasks
 
