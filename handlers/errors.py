@@ -10,7 +10,7 @@ import logging
 import traceback
 from contextvars import ContextVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -22,7 +22,13 @@ log = logging.getLogger("handlers.errors")
 
 # Set by the error handler when the update should be processed again later (see telegram_app.process).
 RETRY: ContextVar[list[BaseException] | None] = ContextVar("telegram_retry", default=None)
-RETRYABLE = (OperationalError, DBAPIError, ConnectionError)
+
+
+def retryable(error: BaseException) -> bool:
+    """The database (or its connection) is away, as opposed to a bad value that will fail again."""
+    if isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -40,7 +46,7 @@ async def on_error(update: object, context: CustomContext) -> None:
     tg = context.services.settings.telegram
     secrets = [tg.token, tg.webhook_secret]
     retry = RETRY.get()
-    if isinstance(error, RETRYABLE) and retry is not None:
+    if retry is not None and retryable(error):
         retry.append(error)
         log.warning("update will be retried: %s", redact(f"{type(error).__name__}: {error}", secrets))
         return

@@ -23,6 +23,14 @@ def esc(text: str | None) -> str:
     return html.escape(text or "", quote=False)
 
 
+_CONTROL = {c: None for c in range(32) if c not in (9, 10)} | {0x7F: None}
+
+
+def clean(text: str | None) -> str:
+    """User text without control characters or lone surrogates (PostgreSQL cannot store a NUL or invalid UTF-8)."""
+    return (text or "").translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
+
+
 def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -13,7 +13,7 @@ from bot.texts import t
 from handlers import store
 from handlers.context import CustomContext
 from handlers.phrases import lang_of, p
-from handlers.render import Callback, confirm_keyboard, esc, lang_keyboard, parse_callback, render_reply
+from handlers.render import Callback, clean, confirm_keyboard, esc, lang_keyboard, parse_callback, render_reply
 
 CHANNEL = "telegram"
 
@@ -21,7 +21,7 @@ CHANNEL = "telegram"
 def _who(update: Update) -> tuple[str, str, str]:
     """(external id, display name, interface language) of the private chat's user."""
     user, chat = update.effective_user, update.effective_chat
-    name = (user.full_name if user else "") or ""
+    name = clean(user.full_name if user else "")
     return str(chat.id), name, lang_of(user.language_code if user else None)
 
 
@@ -68,7 +68,7 @@ async def lang(update: Update, context: CustomContext) -> None:
 async def human(update: Update, context: CustomContext) -> None:
     """Hand the conversation to a person (with the text after /human, or the last question)."""
     user, lang = await _user(update, context)
-    text = " ".join(context.args or []).strip() or None
+    text = clean(" ".join(context.args or [])).strip() or None
     if text and len(text) > context.services.conversation.max_chars:
         text = None
     reply = await context.services.conversation.request_human(user, text, lang)
@@ -118,11 +118,12 @@ async def text(update: Update, context: CustomContext) -> None:
     """A question (or a follow-up to an open ticket) -> answer, choices, or a ticket."""
     message = update.effective_message
     external_id, name, _ = _who(update)
-    if not _has_words(message.text or ""):
+    question = clean(message.text)
+    if not _has_words(question):
         _, lang = await _user(update, context)
         await _say(update, context, esc(t("empty", lang)))
         return
-    reply = await context.services.conversation.ask(CHANNEL, external_id, message.text, name)
+    reply = await context.services.conversation.ask(CHANNEL, external_id, question, name)
     await _send_reply(update, context, reply)
 
 
@@ -136,7 +137,7 @@ async def media(update: Update, context: CustomContext) -> None:
     kind = next((k for k in FILE_KINDS if getattr(message, k, None)), None)
     if kind is not None:
         ticket = await context.services.tickets.add_user_message(
-            user.id, message.caption or f"[{kind}]", kind="file",
+            user.id, clean(message.caption) or f"[{kind}]", kind="file",
             meta={"chat_id": message.chat_id, "message_id": message.message_id, "type": kind})
         if ticket is not None:
             await _say(update, context, p("file_passed", lang, ticket=ticket.id))

@@ -13,7 +13,7 @@ from bot.db.models import Staff
 from bot.errors import AlreadyClaimed, HelpdeskError
 from handlers import store
 from handlers.context import CustomContext
-from handlers.render import esc, parse_callback, render_queue
+from handlers.render import clean, esc, parse_callback, render_queue
 
 NOT_STAFF = "Only helpdesk staff can do this."
 
@@ -24,7 +24,7 @@ async def staff_member(update: Update, context: CustomContext) -> Staff | None:
     if user is None:
         return None
     tg = context.services.settings.telegram
-    return await store.staff_for_telegram(context.services.sessions, user.id, user.full_name, tg.staff_user_ids,
+    return await store.staff_for_telegram(context.services.sessions, user.id, clean(user.full_name), tg.staff_user_ids,
                                           tg.admin_user_ids)
 
 
@@ -88,7 +88,7 @@ async def reply(update: Update, context: CustomContext) -> None:
         return
     message = update.effective_message
     try:
-        await context.services.tickets.reply(ticket_id, staff.id, message.text or "",
+        await context.services.tickets.reply(ticket_id, staff.id, clean(message.text),
                                              meta={"telegram_message_id": message.message_id})
     except HelpdeskError as exc:
         await _say(update, context, esc(str(exc)))
@@ -119,7 +119,7 @@ async def note(update: Update, context: CustomContext) -> None:
     if staff is None:
         await _say(update, context, NOT_STAFF)
         return
-    text = " ".join(context.args or []).strip()
+    text = clean(" ".join(context.args or [])).strip()
     ticket_id = await _ticket_of(update, context)
     if ticket_id is None or not text:
         await _say(update, context, "Use /note &lt;text&gt; as a reply to a ticket's card.")

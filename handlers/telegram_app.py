@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import warnings
 from typing import Any
@@ -24,7 +25,7 @@ from bot.services import Services
 from handlers import register
 from handlers.context import CONTEXT_TYPES, attach
 from handlers.desk import StaffDesk
-from handlers.errors import RETRY, redact
+from handlers.errors import RETRY, redact, retryable
 from handlers.flood import FloodGuard
 from handlers.phrases import COMMANDS
 from handlers.transport import TelegramTransport, retry_seconds
@@ -47,6 +48,15 @@ def build_application(services: Services) -> Application:
     if tg.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter())
     return builder.build()
+
+
+def storable(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload without what databases refuse in text (NUL, lone surrogates); None if that breaks it."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+        return json.loads(text.replace("\\u0000", ""))
+    except ValueError:
+        return None
 
 
 def order_key(payload: dict[str, Any]) -> str | None:
@@ -90,10 +100,23 @@ class TelegramSide:
             raise RetryLater(str(failures[0]))
 
     async def accept(self, payload: dict[str, Any]) -> bool:
-        """Store an update (idempotent on its update_id); True when it was new."""
+        """Store an update (idempotent on its update_id); True when it was new.
+
+        Raises only when the database is away (try again later). An update the database refuses
+        as such (a NUL character, a lone surrogate) is stored cleaned, or else dropped with a log line.
+        """
         update_id = payload.get("update_id")
-        _, is_new = await self.inbox.accept(CHANNEL, f"tg:{update_id}", payload, order_key(payload))
-        return is_new
+        try:
+            _, is_new = await self.inbox.accept(CHANNEL, f"tg:{update_id}", payload, order_key(payload))
+            return is_new
+        except Exception as exc:
+            if retryable(exc):
+                raise
+            fixed = storable(payload)
+            if fixed is not None and fixed != payload:
+                return await self.accept(fixed)
+            log.error("dropping update %s that cannot be stored: %s", update_id, type(exc).__name__)
+            return False
 
     async def poll(self) -> None:
         """getUpdates in a loop; the offset moves past an update only after it is stored."""
@@ -176,6 +199,27 @@ class TelegramSide:
                 await self.application.shutdown()
 
 
+class _Redact(logging.Filter):
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "***"), None
+        return True
+
+
+def quiet_http_logs(token: str) -> None:
+    """httpx logs every request URL at INFO, and Bot API URLs contain the token: keep those out of the logs."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.level, logging.WARNING))
+        if not any(isinstance(f, _Redact) for f in logger.filters):
+            logger.addFilter(_Redact(token))
+
+
 async def set_commands(application: Application) -> None:
     """The command menu in Chinese, English, and English as the default."""
     bot = application.bot
@@ -192,6 +236,7 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     tg = services.settings.telegram
     if not tg.token:
         return []
+    quiet_http_logs(tg.token)
     # We call getUpdates through do_api_request on purpose (raw dicts, see TelegramSide.poll).
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
     application = build_application(services)

@@ -30,6 +30,7 @@ class Harness:
     api: FakeBotApi
     services: Services
     web_app: web.Application
+    port: int = 0  # the web app's port when serve_web
 
     def staff(self, user_id: int, name: str = "") -> dict:
         return person(user_id, name or f"Staff{user_id}", language_code="en")
@@ -82,12 +83,14 @@ def telegram_settings(api: FakeBotApi, **overrides: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, db_url: str, serve_web: bool = False, **telegram: Any) -> AsyncIterator[Harness]:
+async def running(tmp_path: Path, db_url: str, serve_web: bool = False, faq_dir: Path | None = None,
+                  **telegram: Any) -> AsyncIterator[Harness]:
     """Start everything like `helpdesk run` does (plus an outbox worker), stop it all cleanly afterwards."""
-    from conftest import make_settings
+    from conftest import SAMPLE_FAQ, make_settings
 
     api = await FakeBotApi().start()
-    services = await open_services(make_settings(tmp_path, db_url, telegram=telegram_settings(api, **telegram)))
+    settings = make_settings(tmp_path, db_url, faq_dir=faq_dir or SAMPLE_FAQ, telegram=telegram_settings(api, **telegram))
+    services = await open_services(settings)
     web_app = build_app(services)
     tasks: list[asyncio.Task] = []
     runner = None
@@ -100,8 +103,8 @@ async def running(tmp_path: Path, db_url: str, serve_web: bool = False, **telegr
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            web_app["test_port"] = site._server.sockets[0].getsockname()[1]
-        yield Harness(api, services, web_app)
+            port = site._server.sockets[0].getsockname()[1]
+        yield Harness(api, services, web_app, port if serve_web else 0)
     finally:
         for task in tasks:
             task.cancel()

@@ -1,0 +1,107 @@
+"""Operations: webhook mode and its secret, FAQ reload failures to the admin chat, hostile updates, logs without secrets."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import aiohttp
+from fakes.bot_api import person
+from fakes.harness import ADMIN_CHAT, running
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.db.models import Inbound, QuestionLog
+
+USER = 4242
+SECRET = "webhook-secret-" + "k" * 20
+
+
+async def post(port: int, payload: object, secret: str | None) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{port}/telegram/webhook", json=payload, headers=headers) as resp:
+            return resp.status
+
+
+async def test_webhook_mode_refuses_a_wrong_or_missing_secret_and_serves_the_right_one(tmp_path, db_url):
+    async with running(tmp_path, db_url, serve_web=True, mode="webhook", webhook_url="https://bot.example/telegram/webhook",
+                       webhook_secret=SECRET) as h:
+        assert h.api.webhook["url"] == "https://bot.example/telegram/webhook" and h.api.webhook["secret_token"] == SECRET
+        assert not h.api.sent("getUpdates")
+        port = h.port
+        update = h.api.message(USER, "小专利保护几年")
+        assert await post(port, update, None) == 403
+        assert await post(port, update, SECRET[:-1] + "x") == 403
+        assert await post(port, {"no": "update"}, SECRET) == 400
+        async with h.services.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(Inbound)) == 0
+        assert await post(port, update, SECRET) == 200
+        assert await post(port, update, SECRET) == 200  # Telegram's retry of the same update is not answered twice
+        await h.api.wait_sent(USER, "10年")
+        await h.settled()
+        assert len([c for c in h.api.sent("sendMessage", USER) if "10年" in c.text]) == 1
+
+
+async def test_a_rejected_faq_reload_is_posted_to_the_admin_chat(tmp_path, db_url):
+    from conftest import SAMPLE_FAQ
+
+    faq_dir = tmp_path / "faq"
+    shutil.copytree(SAMPLE_FAQ, faq_dir)
+    async with running(tmp_path, db_url, faq_dir=faq_dir) as h:
+        (faq_dir / "sample.yaml").write_text("entries:\n  - id: [broken <b>\n", encoding="utf-8")
+        result = await h.services.faq.reload("test")
+        assert not result.ok
+        notice = await h.api.wait_sent(ADMIN_CHAT, "FAQ change rejected")
+        assert "sample.yaml" in notice.text
+
+
+async def test_nul_characters_and_lone_surrogates_are_stored_and_answered(tmp_path, db_url):
+    async with running(tmp_path, db_url) as h:
+        h.api.say(USER, "小专利\x00保护几年\ud800", user=person(USER, "Nul\x00l\udfff"))
+        await h.api.wait_sent(USER, "10年")
+        await h.settled()
+        async with h.services.sessions() as s:
+            assert (await s.scalars(select(QuestionLog.text))).one() == "小专利保护几年?"
+
+
+def _update_parts():
+    text = st.one_of(st.none(), st.text(max_size=50), st.integers(), st.booleans())
+    obj = st.recursive(st.one_of(text, st.floats(allow_nan=False)),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                               st.dictionaries(st.sampled_from(
+                                                   ["id", "type", "text", "chat", "from", "data", "message", "date",
+                                                    "message_id", "first_name", "is_bot", "entities", "photo", "caption",
+                                                    "reply_to_message", "language_code"]), inner, max_size=6)),
+                       max_leaves=12)
+    kind = st.sampled_from(["message", "edited_message", "callback_query", "channel_post", "my_chat_member", "poll", "bogus"])
+    return st.tuples(kind, obj, st.booleans())
+
+
+async def test_random_partial_updates_never_crash_the_application(tmp_path, db_url, caplog):
+    """Hypothesis draws 50 malformed updates; the bot survives all of them and still answers afterwards."""
+    caplog.set_level(logging.INFO)
+    async with running(tmp_path, db_url, flood_messages=1000) as h:
+        pushed: list[dict] = []
+
+        @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(_update_parts())
+        def draw(part):
+            kind, body, plausible = part
+            if plausible and isinstance(body, dict):  # half of them look almost right: a real chat, a real sender
+                body = {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"}, "from": person(USER)} | body
+            pushed.append(h.api.push({kind: body}))
+
+        draw()
+        assert len(pushed) >= 10
+        await h.settled()
+        h.api.say(USER, "小专利\x00保护几年\x07", user=person(USER, "Nul\x00l"))
+        await h.api.wait_sent(USER, "10年")
+        await h.settled()
+        async with h.services.sessions() as s:
+            statuses = dict((await s.execute(select(Inbound.status, func.count()).group_by(Inbound.status))).all())
+            assert await s.scalar(select(func.count()).select_from(QuestionLog)) >= 1
+        assert statuses.get("pending", 0) == 0 and statuses.get("failed", 0) == 0
+        assert "Traceback" not in "".join(c.text for c in h.api.sent("sendMessage"))
+        assert h.api.token not in caplog.text
