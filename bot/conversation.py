@@ -104,8 +104,15 @@ class Conversation:
 
     async def request_human(self, user: User, text: str | None, lang: str) -> Reply:
         """The user asked for a person: open (or join) a ticket with their last question."""
-        question = text if text and not HUMAN_WORDS.match(text) else await self._last_question(user) or (text or "")
-        return await self._escalate(user, question, lang, "asked", None, None)
+        if text and not HUMAN_WORDS.match(text):
+            return await self._escalate(user, text, lang, "asked", None, None)
+        last = await self._last_question(user)
+        if last is None:
+            return await self._escalate(user, text or "-", lang, "asked", None, None)
+        reply = await self._escalate(user, last, lang, "asked", None, None, message_kind="context")
+        if text:  # keep what the user typed ("人工", "/human") in the conversation as well
+            await self.tickets.add_user_message(user.id, text)
+        return reply
 
     async def feedback(self, channel: str, external_id: str, log_id: int, helpful: bool) -> Reply | None:
         """Record "was this helpful?"; a "no" hands the question to a person."""
@@ -117,7 +124,7 @@ class Conversation:
             row.helpful = helpful
         if helpful:
             return None
-        return await self._escalate(user, row.text, row.lang, "not_helpful", None, log_id)
+        return await self._escalate(user, row.text, row.lang, "not_helpful", None, log_id, message_kind="context")
 
     async def set_lang(self, channel: str, external_id: str, lang: str | None) -> User:
         """Fix the answer language ("zh" or "en"), or None to follow each message's language."""
@@ -157,16 +164,17 @@ class Conversation:
                       related=related, log_id=log_id, handoff=entry.handoff)
         if entry.handoff:
             ticket, _ = await self.tickets.escalate(user.id, question or text.question, lang, "handoff",
-                                                    [{"entry_id": entry.id, "question": text.question, "score": 100}])
+                                                    [{"entry_id": entry.id, "question": text.question, "score": 100}],
+                                                    message_kind="context" if question else "text")
             note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
             reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{text.answer}\n\n{note}")
         return reply
 
     async def _escalate(self, user: User, question: str, lang: str, reason: str, decision: Decision | None,
-                        log_id: int | None) -> Reply:
+                        log_id: int | None, message_kind: str = "text") -> Reply:
         guesses = [{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 1)}
                    for s in (decision.suggestions if decision else ())]
-        ticket, created = await self.tickets.escalate(user.id, question or "-", lang, reason, guesses)
+        ticket, created = await self.tickets.escalate(user.id, question or "-", lang, reason, guesses, message_kind)
         if log_id is not None:
             async with self.sessions.begin() as s:
                 await s.execute(update(QuestionLog).where(QuestionLog.id == log_id).values(ticket_id=ticket.id))

@@ -60,11 +60,17 @@ class TicketService:
     # ---- user side -------------------------------------------------------------------------
     async def escalate(
         self, user_id: int, question: str, lang: str, reason: str, guesses: list[dict[str, Any]] | None = None,
+        message_kind: str = "text",
     ) -> tuple[Ticket, bool]:
-        """Open a ticket for the user, or add the question to their active one; return (ticket, created)."""
+        """Open a ticket for the user, or add the question to their active one; return (ticket, created).
+
+        `message_kind="context"` marks a question the user asked earlier and that is already stored
+        (a "not helpful" answer, a handoff entry, "ask a person"): it is copied onto the ticket so
+        staff see it, without counting as a new message from the user.
+        """
         for attempt in range(3):
             try:
-                return await self._escalate(user_id, question, lang, reason, guesses)
+                return await self._escalate(user_id, question, lang, reason, guesses, message_kind)
             except IntegrityError:
                 # Two messages of one user escalated at once: the partial unique index let one ticket in;
                 # the other retries and now joins it.
@@ -73,7 +79,7 @@ class TicketService:
         raise AssertionError("unreachable")
 
     async def _escalate(self, user_id: int, question: str, lang: str, reason: str,
-                        guesses: list[dict[str, Any]] | None) -> tuple[Ticket, bool]:
+                        guesses: list[dict[str, Any]] | None, message_kind: str) -> tuple[Ticket, bool]:
         now = self.clock()
         async with self.sessions.begin() as s:
             ticket = await self._active_ticket(s, user_id)
@@ -87,10 +93,10 @@ class TicketService:
                 s.add(ticket)
                 await s.flush()
                 s.add(TicketEvent(ticket_id=ticket.id, kind="created", detail={"reason": reason}, created_at=now))
-                s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", text=question, created_at=now))
             else:
                 self._user_spoke(ticket, now)
-                s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", text=question, created_at=now))
+            s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", kind=message_kind,
+                          text=question, created_at=now))
         await self.events.publish(Event("ticket.created" if created else "ticket.message", ticket.id))
         return ticket, created
 
