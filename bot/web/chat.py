@@ -130,10 +130,13 @@ async def choose(request: web.Request) -> web.Response:
 async def human(request: web.Request) -> web.Response:
     """"Ask a person": open (or join) a ticket with the visitor's last question."""
     visitor, body = await _visitor_and_body(request)
-    conversation = request.app[SERVICES].conversation
-    user = await conversation.user(CHANNEL, visitor)
+    services, lang = request.app[SERVICES], _lang(request, body) or request[LANG]
+    user = await services.conversation.user(CHANNEL, visitor)
     text = body.get("text") if isinstance(body.get("text"), str) else None
-    reply = await conversation.request_human(user, text, _lang(request, body) or request[LANG])
+    ticket = await services.tickets.active_ticket(user.id)
+    if ticket is not None and not text:  # already with staff: say so, rather than filing the last question again
+        return web.json_response({**_status_json(ticket, lang), "kind": "joined"})
+    reply = await services.conversation.request_human(user, text, lang)
     return web.json_response(reply_json(reply))
 
 
@@ -155,9 +158,13 @@ async def status(request: web.Request) -> web.Response:
     ticket = await services.tickets.active_ticket(user.id) if user else None
     if ticket is None:
         return web.json_response({"kind": "notice", "text": t("no_ticket", lang), "ticket_id": None})
+    return web.json_response(_status_json(ticket, lang))
+
+
+def _status_json(ticket: Ticket, lang: str) -> dict:
     text = t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang),
              opened=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"))
-    return web.json_response({"kind": "notice", "text": text, "ticket_id": ticket.id, "status": ticket.status})
+    return {"kind": "notice", "text": text, "ticket_id": ticket.id, "status": ticket.status}
 
 
 async def withdraw(request: web.Request) -> web.Response:

@@ -97,6 +97,7 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
     question = "我们的产品在广交会上被人仿冒了，<b>能</b>马上起诉吗？"
     await sme.fill("#text", question)
     await sme.click("#send")
+    await expect(sme.locator("#log li.bot")).to_have_count(2)  # the bot has answered the second question
     await sme.click("#human")
     await expect(sme.locator("#log li.escalated, #log li.joined").last).to_contain_text("#")
 
@@ -111,6 +112,10 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
     await staff.fill("form.reply textarea", "您好，可以先做证据保全。请提供专利号。")
     await staff.click("form.reply button[type=submit]")
     await expect(staff.locator("#conversation")).to_contain_text("请提供专利号")
+    await staff.fill("form.note-form textarea", "Internal: ask for the exhibition photos.")
+    await staff.click("form.note-form button[type=submit]")
+    await expect(staff.locator("#conversation li.note")).to_contain_text("exhibition photos")
+    await staff.screenshot(path=str(ARTIFACTS / f"ticket-{db}.png"), full_page=True)
 
     reply = sme.locator("#log li.staff")
     await expect(reply).to_contain_text("请提供专利号", timeout=15_000)
@@ -126,5 +131,12 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
     await admin.goto(site + "/console/admin/dashboard?days=7")
     await expect(admin.locator("svg.chart")).to_have_count(3)
     await admin.screenshot(path=str(ARTIFACTS / f"dashboard-{db}.png"), full_page=True)
+    await admin.goto(site + "/console/admin/unanswered")
+    await expect(admin.locator("table.report")).to_contain_text("广交会")
+    await admin.goto(site + "/console/admin/faq")
+    await admin.click("form[action=\"/console/admin/faq/reload\"] button")
+    await expect(admin.locator(".flash.ok")).to_contain_text("FAQ reloaded (console): version 2")
+    await admin.screenshot(path=str(ARTIFACTS / f"faq-{db}.png"), full_page=True)
+    assert "exhibition photos" not in await sme.locator("#log").inner_text()  # the note never reaches the SME
     for ctx in (staff_ctx, sme_ctx, admin_ctx):
         await ctx.close()

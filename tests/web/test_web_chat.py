@@ -176,3 +176,14 @@ async def test_internal_notes_never_reach_the_visitor(services, web, accounts):
     assert [m["text"] for m in got["messages"]] == ["visible reply"]
     page = await (await web.get("/")).text()
     assert "visible reply" in page and "INTERNAL" not in page
+
+
+async def test_ask_a_person_twice_files_the_question_once(services, web):
+    csrf = await open_chat(web, "en")
+    await post(web, "/api/chat/ask", csrf, {"text": "can you look at my licence contract with a Shenzhen factory?"})
+    _, first = await post(web, "/api/chat/human", csrf)
+    _, second = await post(web, "/api/chat/human", csrf)
+    assert second["kind"] == "joined" and second["ticket_id"] == first["ticket_id"]
+    assert "waiting for a staff member" in second["text"]
+    detail = await services.tickets.get(first["ticket_id"])
+    assert [m.text for m in detail.messages].count("can you look at my licence contract with a Shenzhen factory?") == 1
