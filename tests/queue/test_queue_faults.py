@@ -33,7 +33,7 @@ async def database_away(services):
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             await admin.close()
     else:
-        lock = sqlite3.connect(make_url(url).database, isolation_level=None)
+        lock = sqlite3.connect(make_url(url).database, isolation_level=None, timeout=30)
         lock.execute("BEGIN EXCLUSIVE")
         try:
             yield
