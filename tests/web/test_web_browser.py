@@ -7,6 +7,7 @@ claims it and replies; the SME's open page shows the reply without a reload.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -138,5 +139,10 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
     await expect(admin.locator(".flash.ok")).to_contain_text("FAQ reloaded (console): version 2")
     await admin.screenshot(path=str(ARTIFACTS / f"faq-{db}.png"), full_page=True)
     assert "exhibition photos" not in await sme.locator("#log").inner_text()  # the note never reaches the SME
+    # "forget my data", after the confirmation dialog
+    sme.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sme.click("#forget")
+    await expect(sme.locator("#log li")).to_have_count(1)
+    await expect(sme.locator("#log li")).to_contain_text("已删除")
     for ctx in (staff_ctx, sme_ctx, admin_ctx):
         await ctx.close()

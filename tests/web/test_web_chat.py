@@ -187,3 +187,10 @@ async def test_ask_a_person_twice_files_the_question_once(services, web):
     assert "waiting for a staff member" in second["text"]
     detail = await services.tickets.get(first["ticket_id"])
     assert [m.text for m in detail.messages].count("can you look at my licence contract with a Shenzhen factory?") == 1
+
+
+async def test_the_live_endpoints_need_the_visitor_cookie(web):
+    assert (await web.get("/api/chat/messages?since=0")).status == 401
+    assert (await web.get("/api/chat/events")).status == 401
+    await open_chat(web)
+    assert (await web.get("/api/chat/messages?since=0")).status == 200

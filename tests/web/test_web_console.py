@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import timedelta
 
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from bot.db.models import LoginAttempt, Outbox, Ticket, WebSession, utcnow
@@ -311,3 +312,14 @@ async def test_the_console_stream_hints_which_ticket_changed(services, web, acco
     stream.close()
     assert hint.startswith(b"event: update") and b'"ticket_id": %d' % t in hint
     assert "秘密".encode() not in hint and b"secret" not in hint  # hints carry no user text
+
+
+async def test_sql_metacharacters_are_stored_and_shown_as_typed(services, web, accounts):
+    typed = "'; DROP TABLE tickets; -- 50% off_\\ \"quoted\""
+    t = await ticket(services, typed)
+    await login(web, "alice")
+    body = await (await web.get(f"/console/tickets/{t}")).text()
+    assert str(escape(typed)) in body
+    rows = await (await web.get("/console/queue/rows", params={"q": "DROP TABLE"})).text()
+    assert f'data-ticket="{t}"' in rows
+    assert (await services.tickets.get(t)).ticket.question == typed
