@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings
 
 
@@ -67,6 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"helpdesk: cannot start: {_describe_os_error(exc, settings)}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        print(f"helpdesk: cannot start: database error: {_first_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -102,6 +107,15 @@ def _with_db(args: argparse.Namespace, work) -> int:
     except OSError as exc:
         print(f"helpdesk: the database is unreachable: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        print(f"helpdesk: database error: {_first_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The driver's own message, first line only (SQLAlchemy appends the statement and a link)."""
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0][:300] if str(orig).strip() else type(orig).__name__
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
