@@ -28,7 +28,7 @@ async def test_a_database_newer_than_the_code_is_refused(db_url):
     try:
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
-        with pytest.raises(SchemaError, match="9999_from_the_future.*does not know"):
+        with pytest.raises(SchemaError, match=r"9999_from_the_future.*does not know"):
             await upgrade(engine)
     finally:
         async with engine.begin() as conn:  # leave the shared PostgreSQL database usable for the next test
