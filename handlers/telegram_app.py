@@ -25,6 +25,7 @@ from bot.services import Services
 from handlers import register
 from handlers.context import CONTEXT_TYPES, attach
 from handlers.desk import StaffDesk
+from handlers.dispatch import Dispatcher
 from handlers.errors import RETRY, redact, retryable
 from handlers.flood import FloodGuard
 from handlers.phrases import COMMANDS
@@ -32,7 +33,9 @@ from handlers.transport import TelegramTransport, retry_seconds
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-WORKERS = 16  # inbox workers: different chats are processed concurrently, each chat in order
+CONCURRENCY = 16  # stored updates of different chats processed at once (each chat in order)
+WORKERS = 2  # inbox workers: pick up what the dispatcher left (retries, rows left by a crash)
+BACKLOG_SWEEP_SECONDS = 2.0
 POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
 
 
@@ -44,7 +47,7 @@ def build_application(services: Services) -> Application:
     tg = services.settings.telegram
     builder = (ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)
                .context_types(CONTEXT_TYPES).updater(None)
-               .connection_pool_size(WORKERS * 2 + 8).pool_timeout(10.0))
+               .connection_pool_size(CONCURRENCY + WORKERS + 8).pool_timeout(10.0))
     if tg.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter())
     return builder.build()
@@ -75,7 +78,11 @@ class TelegramSide:
 
     def __init__(self, services: Services, application: Application):
         self.services, self.application = services, application
-        self.inbox = Inbox(services.sessions, poll_seconds=0.25)
+        self.inbox = Inbox(services.sessions)
+        # A second Inbox for the workers: accepts do not wake it, so it only sweeps now and then for
+        # what the dispatcher left (a retry, or rows a crashed process stored but never finished).
+        self.backlog = Inbox(services.sessions, poll_seconds=BACKLOG_SWEEP_SECONDS)
+        self.dispatcher = Dispatcher(self.inbox, self.process, CONCURRENCY)
         self.desk = StaffDesk(services, application.bot)
         self.flood = FloodGuard(services.settings.telegram.flood_messages, services.settings.telegram.flood_window_seconds)
         attach(application, services, self.desk, self.flood)
@@ -99,24 +106,32 @@ class TelegramSide:
         if failures:
             raise RetryLater(str(failures[0]))
 
-    async def accept(self, payload: dict[str, Any]) -> bool:
-        """Store an update (idempotent on its update_id); True when it was new.
+    async def take(self, payload: dict[str, Any]) -> bool:
+        """Store an update, then hand it to the dispatcher; True when it was new."""
+        key = order_key(payload)
+        row_id = await self.accept(payload, key)
+        if row_id is not None:
+            self.dispatcher.submit(key, row_id)
+        return row_id is not None
+
+    async def accept(self, payload: dict[str, Any], key: str | None = None) -> int | None:
+        """Store an update (idempotent on its update_id); the row id when it was new, else None.
 
         Raises only when the database is away (try again later). An update the database refuses
         as such (a NUL character, a lone surrogate) is stored cleaned, or else dropped with a log line.
         """
         update_id = payload.get("update_id")
         try:
-            _, is_new = await self.inbox.accept(CHANNEL, f"tg:{update_id}", payload, order_key(payload))
-            return is_new
+            row_id, is_new = await self.inbox.accept(CHANNEL, f"tg:{update_id}", payload, key)
+            return row_id if is_new else None
         except Exception as exc:
             if retryable(exc):
                 raise
             fixed = storable(payload)
             if fixed is not None and fixed != payload:
-                return await self.accept(fixed)
+                return await self.accept(fixed, key)
             log.error("dropping update %s that cannot be stored: %s", update_id, type(exc).__name__)
-            return False
+            return None
 
     async def poll(self) -> None:
         """getUpdates in a loop; the offset moves past an update only after it is stored."""
@@ -147,7 +162,7 @@ class TelegramSide:
         delay = 0.5
         while True:
             try:
-                await self.accept(payload)
+                await self.take(payload)
                 return
             except Exception as exc:  # the database is away: hold the offset and keep trying
                 log.warning("could not store update %s, retrying: %s", payload.get("update_id"), type(exc).__name__)
@@ -167,7 +182,7 @@ class TelegramSide:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not an update")
         try:
-            await self.accept(payload)
+            await self.take(payload)
         except Exception as exc:  # not stored: Telegram will send it again
             log.warning("could not store webhook update: %s", type(exc).__name__)
             return web.Response(status=503, text="try again")
@@ -185,6 +200,8 @@ class TelegramSide:
             if intake is not None:
                 intake.cancel()
                 await asyncio.gather(intake, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):  # finish the updates in flight
+                await asyncio.wait_for(self.dispatcher.wait_idle(), 10.0)
             for task in workers:  # a worker is cancelled between rows at the earliest convenient await
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
@@ -259,7 +276,7 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     else:
         await application.bot.delete_webhook()
         intake = asyncio.create_task(side.poll(), name="telegram-poll")
-    workers = [asyncio.create_task(side.inbox.run(side.process), name=f"telegram-inbox-{i}") for i in range(WORKERS)]
+    workers = [asyncio.create_task(side.backlog.run(side.process), name=f"telegram-inbox-{i}") for i in range(WORKERS)]
     desk = asyncio.create_task(side.desk.run(), name="telegram-desk")
     life = asyncio.create_task(side.lifetime(intake, workers, desk), name="telegram")
     log.info("Telegram started (%s)", tg.mode)

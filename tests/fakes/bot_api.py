@@ -59,6 +59,7 @@ class FakeBotApi:
         self.webhook: dict[str, Any] | None = None
         self.failures: dict[tuple[str, int | None], list[tuple[int, str, dict]]] = {}
         self.sent_hook: Any = None  # optional callable(Call) for benchmarks
+        self.delivered_at: dict[int, float] = {}  # update_id -> when getUpdates first handed it to the bot
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
@@ -218,7 +219,11 @@ class FakeBotApi:
                 await asyncio.wait_for(self._new_update.wait(), max(deadline - time.monotonic(), 0.001))
             except TimeoutError:
                 break
-        return web.json_response({"ok": True, "result": self.updates[:limit]})
+        batch = self.updates[:limit]
+        now = time.perf_counter()
+        for u in batch:
+            self.delivered_at.setdefault(u["update_id"], now)
+        return web.json_response({"ok": True, "result": batch})
 
     def _sent_message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
