@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from bot.events import Event
 from bot.web.keys import LIVE_QUEUES, SERVICES
 from bot.web.middleware import HEADERS
 
+log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
 Filter = Callable[[Event], Awaitable[dict | None]]
 
@@ -40,7 +42,11 @@ async def stream(request: web.Request, accept: Filter) -> web.StreamResponse:
                 continue
             if event is None:  # the application is shutting down
                 break
-            data = await accept(event)
+            try:
+                data = await accept(event)
+            except Exception:  # e.g. the database is away: end this stream; the page reconnects after `retry`
+                log.warning("live stream: dropping a page after a failed event check", exc_info=True)
+                break
             if data is not None:
                 await response.write(f"event: update\ndata: {json.dumps(data)}\n\n".encode())
     except ConnectionResetError:  # the page went away

@@ -120,6 +120,10 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
 
     reply = sme.locator("#log li.staff")
     await expect(reply).to_contain_text("请提供专利号", timeout=15_000)
+    # and back: the SME's follow-up appears on the staff member's open ticket page
+    await sme.fill("#text", "专利号是 ZL202420001234.5")
+    await sme.click("#send")
+    await expect(staff.locator("#conversation")).to_contain_text("ZL202420001234.5", timeout=15_000)
     await sme.screenshot(path=str(ARTIFACTS / f"chat-{db}.png"), full_page=True)
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
