@@ -7,12 +7,12 @@ import shutil
 
 import aiohttp
 from fakes.bot_api import person
-from fakes.harness import ADMIN_CHAT, running
+from fakes.harness import ADMIN_CHAT, ALICE, STAFF_CHAT, running
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.db.models import Inbound, QuestionLog
+from bot.db.models import Inbound, QuestionLog, Ticket
 
 USER = 4242
 SECRET = "webhook-secret-" + "k" * 20
@@ -105,3 +105,54 @@ async def test_random_partial_updates_never_crash_the_application(tmp_path, db_u
         assert statuses.get("pending", 0) == 0 and statuses.get("failed", 0) == 0
         assert "Traceback" not in "".join(c.text for c in h.api.sent("sendMessage"))
         assert h.api.token not in caplog.text
+
+
+async def test_updates_stored_before_a_shutdown_are_answered_after_the_restart(tmp_path, db_url):
+    """Shut down in the middle of a burst: nothing stored is lost, the next process answers the rest."""
+    users = range(7000, 7020)
+    async with running(tmp_path, db_url, flood_messages=1000) as h:
+        for chat in users:
+            h.api.say(chat, "小专利保护几年")
+        await h.api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id in users, what="a first answer")
+    first_calls = list(h.api.calls)  # including what was finished during the shutdown
+    async with h.services.sessions() as s:  # the engine is disposed but can reconnect for a look
+        stored = (await s.scalars(select(Inbound.status))).all()
+    assert stored and set(stored) <= {"done", "pending"}
+    pending = stored.count("pending")
+    async with running(tmp_path, db_url, flood_messages=1000) as h2:
+        if pending:
+            await h2.settled()
+        async with h2.services.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(Inbound).where(Inbound.status != "done")) == 0
+    # every stored update was answered exactly once, by one process or the other
+    answered = [c for c in (*first_calls, *h2.api.calls) if c.method == "sendMessage" and c.chat_id in users]
+    assert len(answered) == len(stored) and len({c.chat_id for c in answered}) == len(stored)
+
+
+async def test_reminders_go_to_the_staff_group_or_the_admin_chat(tmp_path, db_url):
+    from bot.events import Event
+
+    async with running(tmp_path, db_url) as h:
+        h.api.say(USER, "/human <b>help</b>")
+        await h.api.wait_sent(USER, "#")
+        async with h.services.sessions() as s:
+            ticket_id = await s.scalar(select(Ticket.id))
+        card_id = await h.card_message_id(ticket_id)
+        await h.services.events.publish(Event("ticket.reminder", ticket_id, {"text": "unclaimed for 30 min <x>"}))
+        reminder = await h.api.wait_sent(STAFF_CHAT, "unclaimed for 30 min &lt;x&gt;")
+        assert reminder.reply_to == card_id
+        await h.services.events.publish(Event("ticket.reminder", ticket_id, {"text": "2 hours", "admin": True}))
+        await h.api.wait_sent(ADMIN_CHAT, "2 hours")
+
+
+async def test_forum_topics_one_per_ticket_and_answers_written_in_the_topic(tmp_path, db_url):
+    async with running(tmp_path, db_url, use_topics=True) as h:
+        h.api.say(USER, "/human 请帮我看看")
+        await h.api.wait_sent(USER, "#")
+        topic = await h.api.wait_for(lambda c: c.method == "createForumTopic", what="a topic")
+        card = await h.api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == STAFF_CHAT, what="card")
+        thread = card.params["message_thread_id"]
+        assert topic.params["chat_id"] == STAFF_CHAT and thread
+        h.api.say(STAFF_CHAT, "Answer in the topic", user=person(ALICE, "Alice", language_code="en"),
+                  chat_type="supergroup", thread_id=thread)
+        await h.api.wait_sent(USER, "Answer in the topic")
