@@ -41,6 +41,9 @@ class Dispatcher:
         self._queues[key] = deque([row_id])
         self._spawn(self._drain(key))
 
+    def idle(self) -> bool:
+        return not self._tasks
+
     async def wait_idle(self) -> None:
         """Let the rows already handed over finish (used at shutdown)."""
         while self._tasks:

@@ -1,8 +1,9 @@
 """Start and stop the Telegram side: the Application, the update intake (polling or webhook), the staff desk.
 
 Every update is written to the inbox (bot/inbox.py) before Telegram is told we have it (the
-getUpdates offset moves past it, or the webhook answers 200); inbox workers then feed the stored
-updates, one chat at a time in order, to `application.process_update`.
+getUpdates offset moves past it, or the webhook answers 200); the dispatcher then feeds the stored
+updates, one chat at a time in order, to `application.process_update`, and a backlog sweep takes
+up whatever is left over (retries, rows stored by a process that crashed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 import warnings
 from typing import Any
 
@@ -34,8 +36,8 @@ from handlers.transport import TelegramTransport, retry_seconds
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 CONCURRENCY = 16  # stored updates of different chats processed at once (each chat in order)
-WORKERS = 2  # inbox workers: pick up what the dispatcher left (retries, rows left by a crash)
-BACKLOG_SWEEP_SECONDS = 2.0
+BACKLOG_SWEEP_SECONDS = 2.0  # how often to look for rows the dispatcher left (retries, a crashed process's rows)
+BACKLOG_MAX_WAIT = 30.0  # ... and sweep at least this often even while the dispatcher is busy
 POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
 
 
@@ -47,7 +49,7 @@ def build_application(services: Services) -> Application:
     tg = services.settings.telegram
     builder = (ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)
                .context_types(CONTEXT_TYPES).updater(None)
-               .connection_pool_size(CONCURRENCY + WORKERS + 8).pool_timeout(10.0))
+               .connection_pool_size(CONCURRENCY + 8).pool_timeout(10.0))
     if tg.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter())
     return builder.build()
@@ -66,22 +68,23 @@ def order_key(payload: dict[str, Any]) -> str | None:
     """One chat's updates are processed in order; anything malformed goes without a key."""
     for kind in ("message", "edited_message", "channel_post", "callback_query"):
         body = payload.get(kind)
+        if kind == "callback_query" and isinstance(body, dict):
+            body = body.get("message")
         if isinstance(body, dict):
-            chat = (body.get("message") or {}).get("chat") if kind == "callback_query" else body.get("chat")
+            chat = body.get("chat")
             if isinstance(chat, dict) and isinstance(chat.get("id"), int):
                 return f"tg:{chat['id']}"
     return None
 
 
 class TelegramSide:
-    """One per process: owns the Application, the inbox workers, the intake loop and the desk task."""
+    """One per process: owns the Application, the dispatcher and backlog sweep, the intake loop and the desk task."""
 
     def __init__(self, services: Services, application: Application):
         self.services, self.application = services, application
         self.inbox = Inbox(services.sessions)
-        # A second Inbox for the workers: accepts do not wake it, so it only sweeps now and then for
-        # what the dispatcher left (a retry, or rows a crashed process stored but never finished).
-        self.backlog = Inbox(services.sessions, poll_seconds=BACKLOG_SWEEP_SECONDS)
+        # A second Inbox for the backlog sweep: accepts do not wake it (see `sweep`).
+        self.backlog = Inbox(services.sessions)
         self.dispatcher = Dispatcher(self.inbox, self.process, CONCURRENCY)
         self.desk = StaffDesk(services, application.bot)
         self.flood = FloodGuard(services.settings.telegram.flood_messages, services.settings.telegram.flood_window_seconds)
@@ -105,6 +108,23 @@ class TelegramSide:
             RETRY.reset(token)
         if failures:
             raise RetryLater(str(failures[0]))
+
+    async def sweep(self) -> None:
+        """Process rows the dispatcher did not finish: retries, or what a crashed process stored.
+
+        It runs while the dispatcher is idle (or every BACKLOG_MAX_WAIT seconds), so during a burst
+        it does not take fresh rows out of the dispatcher's hands, which would only slow that chat down.
+        """
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(BACKLOG_SWEEP_SECONDS)
+            if not self.dispatcher.idle() and time.monotonic() - last < BACKLOG_MAX_WAIT:
+                continue
+            try:
+                await self.backlog.process_pending(self.process)
+            except Exception:  # the database may be away: try again at the next sweep
+                log.exception("backlog sweep failed")
+            last = time.monotonic()
 
     async def take(self, payload: dict[str, Any]) -> bool:
         """Store an update, then hand it to the dispatcher; True when it was new."""
@@ -165,6 +185,9 @@ class TelegramSide:
                 await self.take(payload)
                 return
             except Exception as exc:  # the database is away: hold the offset and keep trying
+                if not retryable(exc):
+                    log.error("dropping update %s: %s", payload.get("update_id"), self._redact(repr(exc)))
+                    return
                 log.warning("could not store update %s, retrying: %s", payload.get("update_id"), type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -202,7 +225,7 @@ class TelegramSide:
                 await asyncio.gather(intake, return_exceptions=True)
             with contextlib.suppress(TimeoutError):  # finish the updates in flight
                 await asyncio.wait_for(self.dispatcher.wait_idle(), 10.0)
-            for task in workers:  # a worker is cancelled between rows at the earliest convenient await
+            for task in workers:  # the sweep is cancelled; a row it held is taken up again after its lease
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             with contextlib.suppress(TimeoutError):
@@ -276,7 +299,7 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     else:
         await application.bot.delete_webhook()
         intake = asyncio.create_task(side.poll(), name="telegram-poll")
-    workers = [asyncio.create_task(side.backlog.run(side.process), name=f"telegram-inbox-{i}") for i in range(WORKERS)]
+    workers = [asyncio.create_task(side.sweep(), name="telegram-backlog")]
     desk = asyncio.create_task(side.desk.run(), name="telegram-desk")
     life = asyncio.create_task(side.lifetime(intake, workers, desk), name="telegram")
     log.info("Telegram started (%s)", tg.mode)

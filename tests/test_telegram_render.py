@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from bot.conversation import Reply
 from handlers.flood import FloodGuard
 from handlers.render import Callback, parse_callback, render_reply
+from handlers.telegram_app import order_key, storable
 
 
 def test_callback_data_round_trips_and_junk_is_refused():
@@ -50,3 +51,20 @@ def test_the_flood_guard_warns_once_then_drops_until_the_window_passes():
     assert guard.check(2) == "ok"
     now[0] = 11.0
     assert guard.check(1) == "ok"
+
+
+def test_order_key_and_storable_accept_any_shape():
+    assert order_key({"message": {"chat": {"id": 5}}}) == "tg:5"
+    assert order_key({"callback_query": {"message": {"chat": {"id": -7}}}}) == "tg:-7"
+    for odd in ({"callback_query": {"message": 5}}, {"callback_query": 3}, {"message": []}, {"message": {"chat": [1]}}, {}):
+        assert order_key(odd) is None
+    assert storable({"a": "x\x00y\ud800"}) == {"a": "xy?"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["message", "callback_query", "edited_message", "x"]),
+                       st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                                        st.sampled_from(["chat", "id", "message"]), inner, max_size=3), max_leaves=8)))
+def test_order_key_never_raises(payload):
+    order_key(payload)
