@@ -157,3 +157,43 @@ async def test_forum_topics_one_per_ticket_and_answers_written_in_the_topic(tmp_
         h.api.say(STAFF_CHAT, "Answer in the topic", user=person(ALICE, "Alice", language_code="en"),
                   chat_type="supergroup", thread_id=thread)
         await h.api.wait_sent(USER, "Answer in the topic")
+
+
+async def test_a_bug_gets_a_short_apology_and_the_token_stays_out_of_the_logs(tmp_path, db_url, caplog):
+    caplog.set_level(logging.INFO)
+    async with running(tmp_path, db_url) as h:
+        token = h.api.token
+
+        async def broken(*args, **kwargs):
+            raise ValueError(f"bug while calling https://api.telegram.org/bot{token}/sendMessage")
+
+        h.services.conversation.ask = broken
+        h.api.say(USER, "小专利保护几年")
+        apology = await h.api.wait_sent(USER, "出了点问题")
+        assert "Traceback" not in apology.text and "ValueError" not in apology.text
+        await h.settled()
+    assert "ValueError" in caplog.text and "bot***/sendMessage" in caplog.text
+    assert token not in caplog.text
+
+
+async def test_an_update_that_meets_a_database_outage_is_kept_and_answered_later(tmp_path, db_url):
+    from sqlalchemy.exc import OperationalError
+
+    async with running(tmp_path, db_url) as h:
+        real_ask, calls = h.services.conversation.ask, []
+
+        async def flaky(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database is away"))
+            return await real_ask(*args, **kwargs)
+
+        h.services.conversation.ask = flaky
+        h.api.say(USER, "小专利保护几年")
+        await h.api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == USER and "10年" in c.text,
+                             timeout=30, what="the answer after the retry")
+        await h.settled()
+        assert len(calls) == 2
+        assert not [c for c in h.api.sent("sendMessage", USER) if "出了点问题" in c.text]
+        async with h.services.sessions() as s:
+            assert (await s.scalars(select(Inbound.status))).all() == ["done"]
