@@ -44,11 +44,16 @@ class StaffDesk:
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self._refresh_queued: set[int] = set()
         self._relayed_up_to: dict[int, int] = {}  # ticket -> last user Message.id shown in the group
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop taking jobs (the event bus has no unsubscribe; at shutdown we simply ignore events)."""
+        self._closed = True
 
     # ---- what the services tell us --------------------------------------------------------
     async def on_event(self, event: Event) -> None:
         """Turn a queue event into a job; never blocks and never sends from the caller's task."""
-        if not self.staff_chat or event.ticket_id is None:
+        if self._closed or not self.staff_chat or event.ticket_id is None:
             return
         if event.kind == "ticket.created":
             self.queue.put_nowait(Job("card", event.ticket_id))
@@ -76,6 +81,8 @@ class StaffDesk:
         self.notice("\n".join(lines), admin=True)
 
     def notice(self, html_text: str, admin: bool = False, ticket_id: int | None = None) -> None:
+        if self._closed:
+            return
         self.queue.put_nowait(Job("notice", ticket_id, html_text, admin))
 
     def _refresh(self, ticket_id: int) -> None:

@@ -232,6 +232,8 @@ class TelegramSide:
                 await asyncio.wait_for(self.desk.drain(), 5.0)
             desk.cancel()
             await asyncio.gather(desk, return_exceptions=True)
+            self.desk.close()
+            self.services.faq.remove_listener(self.desk.on_faq_reload)
             self.services.transports.pop(CHANNEL, None)
             with contextlib.suppress(TelegramError, RuntimeError):
                 await self.application.stop()
@@ -287,7 +289,13 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
         await application.initialize()
     except InvalidToken:
         raise RuntimeError("Telegram refused the bot token (telegram.token); check it with BotFather") from None
-    await set_commands(application)
+    except NetworkError as exc:
+        raise RuntimeError(f"cannot reach the Bot API at {tg.base_url}: {redact(str(exc), [tg.token])}") from None
+    try:
+        await set_commands(application)
+    except BaseException:
+        await application.shutdown()
+        raise
     services.transports[CHANNEL] = TelegramTransport(application.bot)
     services.events.subscribe(side.desk.on_event)
     services.faq.add_listener(side.desk.on_faq_reload)

@@ -197,3 +197,19 @@ async def test_an_update_that_meets_a_database_outage_is_kept_and_answered_later
         assert not [c for c in h.api.sent("sendMessage", USER) if "出了点问题" in c.text]
         async with h.services.sessions() as s:
             assert (await s.scalars(select(Inbound.status))).all() == ["done"]
+
+
+async def test_no_token_no_telegram_and_an_unreachable_api_is_a_clear_error(services, tmp_path, db_url):
+    import pytest
+    from conftest import make_settings
+
+    from bot.web.app import build_app
+    from handlers.telegram_app import start_telegram
+
+    assert await start_telegram(services, build_app(services)) == []
+    token = "999:SECRET-token-value"
+    settings = make_settings(tmp_path, db_url, telegram={"token": token, "base_url": "http://127.0.0.1:9/bot"})
+    services.settings = settings
+    with pytest.raises(RuntimeError) as caught:
+        await start_telegram(services, build_app(services))
+    assert "cannot reach the Bot API at http://127.0.0.1:9/bot" in str(caught.value) and token not in str(caught.value)
