@@ -154,6 +154,9 @@ async def test_forum_topics_one_per_ticket_and_answers_written_in_the_topic(tmp_
         card = await h.api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == STAFF_CHAT, what="card")
         thread = card.params["message_thread_id"]
         assert topic.params["chat_id"] == STAFF_CHAT and thread
+        async with h.services.sessions() as s:
+            ticket_id = await s.scalar(select(Ticket.id))
+        await h.card_message_id(ticket_id)  # the topic is linked to the ticket
         h.api.say(STAFF_CHAT, "Answer in the topic", user=person(ALICE, "Alice", language_code="en"),
                   chat_type="supergroup", thread_id=thread)
         await h.api.wait_sent(USER, "Answer in the topic")
