@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -290,15 +290,13 @@ class TicketService:
         await self.events.publish(Event("ticket.updated", ticket_id, {"change": "rated", "stars": stars}))
         return ticket
 
-    async def status_for_user(self, user_id: int, lang: str) -> str:
+    async def status_for_user(self, user_id: int, lang: str, tz: tzinfo = UTC) -> str:
         """The sentence a user sees for "/status": their active ticket, else that they have none."""
         from bot.texts import t
 
         ticket = await self.active_ticket(user_id)
-        if ticket is None:
-            return t("no_ticket", lang)
-        opened = ticket.created_at.strftime("%Y-%m-%d %H:%M UTC")
-        return t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang), opened=opened)
+        return t("no_ticket", lang) if ticket is None else status_text(ticket, lang, tz)
+
 
     # ---- helpers ---------------------------------------------------------------------------
     async def _close(self, ticket_id: int, staff_id: int | None, kind: str) -> Ticket:
@@ -347,3 +345,12 @@ class TicketService:
             if staff is None or staff.role != "admin":
                 raise Forbidden(f"Ticket #{ticket_id} is not yours; claim it first.")
         return ticket
+
+
+def status_text(ticket: Ticket, lang: str, tz: tzinfo = UTC) -> str:
+    """"Ticket #N: <status>, opened <local time>." in the user's language and the helpdesk's time zone."""
+    from bot.texts import t
+
+    created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    opened = created.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang), opened=opened)

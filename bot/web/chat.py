@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from datetime import tzinfo
 
 from aiohttp import web
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from bot.db.models import Message, Ticket, User
 from bot.events import Event
 from bot.services import Services
 from bot.texts import t
+from bot.tickets import status_text
 from bot.web import live
 from bot.web.i18n import translator
 from bot.web.keys import LANG, SERVICES
@@ -135,7 +137,7 @@ async def human(request: web.Request) -> web.Response:
     text = body.get("text") if isinstance(body.get("text"), str) else None
     ticket = await services.tickets.active_ticket(user.id)
     if ticket is not None and not text:  # already with staff: say so, rather than filing the last question again
-        return web.json_response({**_status_json(ticket, lang), "kind": "joined"})
+        return web.json_response({**_status_json(ticket, lang, services.settings.tz), "kind": "joined"})
     reply = await services.conversation.request_human(user, text, lang)
     return web.json_response(reply_json(reply))
 
@@ -158,13 +160,11 @@ async def status(request: web.Request) -> web.Response:
     ticket = await services.tickets.active_ticket(user.id) if user else None
     if ticket is None:
         return web.json_response({"kind": "notice", "text": t("no_ticket", lang), "ticket_id": None})
-    return web.json_response(_status_json(ticket, lang))
+    return web.json_response(_status_json(ticket, lang, services.settings.tz))
 
 
-def _status_json(ticket: Ticket, lang: str) -> dict:
-    text = t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang),
-             opened=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"))
-    return {"kind": "notice", "text": text, "ticket_id": ticket.id, "status": ticket.status}
+def _status_json(ticket: Ticket, lang: str, tz: tzinfo) -> dict:
+    return {"kind": "notice", "text": status_text(ticket, lang, tz), "ticket_id": ticket.id, "status": ticket.status}
 
 
 async def withdraw(request: web.Request) -> web.Response:
