@@ -242,24 +242,31 @@ class TelegramSide:
 
 
 class _Redact(logging.Filter):
-    def __init__(self, secret: str):
+    def __init__(self, secrets: list[str]):
         super().__init__()
-        self.secret = secret
+        self.secrets = [x for x in secrets if x]
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "***"), None
+        if any(x in message for x in self.secrets):
+            record.msg, record.args = redact(message, self.secrets), None
         return True
 
 
-def quiet_http_logs(token: str) -> None:
+# Loggers that may print a request URL (with the token) or API parameters (setWebhook's secret, at DEBUG).
+SECRET_BEARING_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application",
+                          "telegram.ext.Updater", "telegram.request")
+
+
+def quiet_http_logs(secrets: list[str]) -> None:
     """httpx logs every request URL at INFO, and Bot API URLs contain the token: keep those out of the logs."""
-    for name in ("httpx", "httpcore"):
+    for name in SECRET_BEARING_LOGGERS:
         logger = logging.getLogger(name)
-        logger.setLevel(max(logger.level, logging.WARNING))
-        if not any(isinstance(f, _Redact) for f in logger.filters):
-            logger.addFilter(_Redact(token))
+        if name in ("httpx", "httpcore"):
+            logger.setLevel(max(logger.level, logging.WARNING))
+        for old in [f for f in logger.filters if isinstance(f, _Redact)]:
+            logger.removeFilter(old)
+        logger.addFilter(_Redact(secrets))
 
 
 async def set_commands(application: Application) -> None:
@@ -278,7 +285,7 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     tg = services.settings.telegram
     if not tg.token:
         return []
-    quiet_http_logs(tg.token)
+    quiet_http_logs([tg.token, tg.webhook_secret])
     # We call getUpdates through do_api_request on purpose (raw dicts, see TelegramSide.poll).
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
     application = build_application(services)

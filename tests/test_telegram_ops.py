@@ -25,7 +25,8 @@ async def post(port: int, payload: object, secret: str | None) -> int:
             return resp.status
 
 
-async def test_webhook_mode_refuses_a_wrong_or_missing_secret_and_serves_the_right_one(tmp_path, db_url):
+async def test_webhook_mode_refuses_a_wrong_or_missing_secret_and_serves_the_right_one(tmp_path, db_url, caplog):
+    caplog.set_level(logging.DEBUG)
     async with running(tmp_path, db_url, serve_web=True, mode="webhook", webhook_url="https://bot.example/telegram/webhook",
                        webhook_secret=SECRET) as h:
         assert h.api.webhook["url"] == "https://bot.example/telegram/webhook" and h.api.webhook["secret_token"] == SECRET
@@ -42,6 +43,7 @@ async def test_webhook_mode_refuses_a_wrong_or_missing_secret_and_serves_the_rig
         await h.api.wait_sent(USER, "10年")
         await h.settled()
         assert len([c for c in h.api.sent("sendMessage", USER) if "10年" in c.text]) == 1
+    assert SECRET not in caplog.text and h.api.token not in caplog.text
 
 
 async def test_a_rejected_faq_reload_is_posted_to_the_admin_chat(tmp_path, db_url):
