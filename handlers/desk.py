@@ -64,9 +64,11 @@ class StaffDesk:
         elif event.kind == "ticket.updated":
             self._refresh(event.ticket_id)
         elif event.kind == "ticket.reminder":
-            what = esc(str(event.data.get("text") or event.data.get("reason", "")))
-            self.notice(f"⏰ Ticket #{event.ticket_id} is waiting: {what}", admin=bool(event.data.get("admin")),
-                        ticket_id=event.ticket_id)
+            # Payload from bot/reminders.py: level staff|admin, kind unclaimed|unanswered, minutes of working time.
+            what = "nobody has claimed it" if event.data.get("kind") == "unclaimed" else "it has no answer yet"
+            minutes = int(event.data.get("minutes") or 0)
+            self.notice(f"⏰ Ticket #{event.ticket_id} is waiting: {what} ({minutes} working minutes).",
+                        admin=event.data.get("level") == "admin", ticket_id=event.ticket_id)
         elif event.kind == "outbox.failed":
             reason = esc(str(event.data.get("reason", "")))
             self.notice(f"⚠️ The reply on ticket #{event.ticket_id} could not be delivered: {reason}. "

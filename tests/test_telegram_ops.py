@@ -133,19 +133,32 @@ async def test_updates_stored_before_a_shutdown_are_answered_after_the_restart(t
 
 
 async def test_reminders_go_to_the_staff_group_or_the_admin_chat(tmp_path, db_url):
-    from bot.events import Event
+    """The real reminder worker, on a controllable clock, reaches the staff group and then the admin chat."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from bot.reminders import Reminders
 
     async with running(tmp_path, db_url) as h:
         h.api.say(USER, "/human <b>help</b>")
         await h.api.wait_sent(USER, "#")
         async with h.services.sessions() as s:
-            ticket_id = await s.scalar(select(Ticket.id))
-        card_id = await h.card_message_id(ticket_id)
-        await h.services.events.publish(Event("ticket.reminder", ticket_id, {"text": "unclaimed for 30 min <x>"}))
-        reminder = await h.api.wait_sent(STAFF_CHAT, "unclaimed for 30 min &lt;x&gt;")
+            ticket = (await s.scalars(select(Ticket))).one()
+        card_id = await h.card_message_id(ticket.id)
+        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        # Every day a working day, all day long: the minutes below are working minutes.
+        queue = replace(h.services.settings.queue, workdays=[1, 2, 3, 4, 5, 6, 7],
+                        opens=datetime.min.time(), closes=datetime.max.time().replace(microsecond=0),
+                        remind_unclaimed_minutes=30, alert_admin_unclaimed_minutes=120)
+        now = [created]
+        reminders = Reminders(h.services.sessions, h.services.events, queue, clock=lambda: now[0])
+        now[0] = created + timedelta(minutes=31)
+        assert [e.data["level"] for e in await reminders.check()] == ["staff"]
+        reminder = await h.api.wait_sent(STAFF_CHAT, f"Ticket #{ticket.id} is waiting: nobody has claimed it")
         assert reminder.reply_to == card_id
-        await h.services.events.publish(Event("ticket.reminder", ticket_id, {"text": "2 hours", "admin": True}))
-        await h.api.wait_sent(ADMIN_CHAT, "2 hours")
+        now[0] = created + timedelta(minutes=121)
+        assert [e.data["level"] for e in await reminders.check()] == ["admin"]
+        await h.api.wait_sent(ADMIN_CHAT, f"Ticket #{ticket.id} is waiting")
 
 
 async def test_forum_topics_one_per_ticket_and_answers_written_in_the_topic(tmp_path, db_url):
