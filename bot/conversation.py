@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Inbound, Message, Outbox, QuestionLog, Ticket, User, utcnow
 from bot.events import Event, EventBus
 from bot.faq.matcher import Decision, Matcher
+from bot.faq.model import Entry
 from bot.faq.normalize import detect_lang
 from bot.inbox import order_key_for
 from bot.texts import t
@@ -61,41 +63,96 @@ class Conversation:
     async def user(self, channel: str, external_id: str, display_name: str = "", lang: str | None = None) -> User:
         """Find or create the user of this chat; refresh the display name."""
         async with self.sessions.begin() as s:
-            user = await s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
-            if user is None:
-                user = User(channel=channel, external_id=external_id, display_name=display_name[:256], lang=lang)
-                s.add(user)
-            else:
-                user.last_seen_at = utcnow()
-                if display_name:
-                    user.display_name = display_name[:256]
+            return await self._user_in(s, channel, external_id, display_name, lang)
+
+    @staticmethod
+    async def _user_in(s: AsyncSession, channel: str, external_id: str, display_name: str = "",
+                       lang: str | None = None) -> User:
+        user = await s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+        if user is None:
+            user = User(channel=channel, external_id=external_id, display_name=display_name[:256], lang=lang)
+            s.add(user)
+            await s.flush()
+        else:
+            user.last_seen_at = utcnow()
+            if display_name:
+                user.display_name = display_name[:256]
         return user
 
     async def ask(self, channel: str, external_id: str, text: str, display_name: str = "", lang: str | None = None) -> Reply:
-        """Answer, offer choices, or escalate one question from a user."""
-        user = await self.user(channel, external_id, display_name)
-        lang = lang or user.lang or detect_lang(text)
+        """Answer, offer choices, or escalate one question from a user.
+
+        One transaction: the user's message, the matcher's decision and its outcome (answer,
+        choices or ticket) are committed together, so a crash or a database error leaves either
+        all of it or none of it; events go out after the commit.
+        """
         text = text.strip()
-        if not text:
-            return Reply("notice", lang, t("empty", lang))
-        if len(text) > self.max_chars:
-            return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars))
-        ticket = await self.tickets.add_user_message(user.id, text)
-        if ticket is not None:  # while a ticket is open, everything the user says goes to staff
-            return Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
-        if HUMAN_WORDS.match(text):
-            return await self.request_human(user, text, lang)
-        started = time.perf_counter()
-        decision = self._matcher().decide(text, lang=user.lang)
-        latency = (time.perf_counter() - started) * 1000
-        log_id = await self._log(user, text, decision, latency)
-        if decision.action == "answer":
-            return await self._answer(user, decision.entry_id, lang, log_id, question=text)
-        if decision.action == "suggest":
-            choices = tuple((s.entry_id, s.question) for s in decision.suggestions)
-            await self._bot_said(user, t("suggest", lang), "suggest", {"choices": [c[0] for c in choices]})
-            return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log_id)
-        return await self._escalate(user, text, lang, "no_match", decision, log_id)
+        for attempt in range(3):
+            try:
+                reply, events = await self._ask_once(channel, external_id, text, display_name, lang)
+                break
+            except IntegrityError:
+                # The same user's first messages raced (user row) or escalated at once (one open
+                # ticket per user): the loser retries and finds the winner's row.
+                if attempt == 2:
+                    raise
+        if reply is None:  # the user asked for a person
+            user = await self.user(channel, external_id, display_name)
+            return await self.request_human(user, text, lang or user.lang or detect_lang(text))
+        for event in events:
+            await self.events.publish(event)
+        return reply
+
+    async def _ask_once(self, channel: str, external_id: str, text: str, display_name: str,
+                        lang: str | None) -> tuple[Reply | None, list[Event]]:
+        async with self.sessions.begin() as s:
+            user = await self._user_in(s, channel, external_id, display_name)
+            lang = lang or user.lang or detect_lang(text)
+            if not text:
+                return Reply("notice", lang, t("empty", lang)), []
+            if len(text) > self.max_chars:
+                return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars)), []
+            ticket = await self.tickets.join_in(s, user.id, text)
+            if ticket is not None:  # while a ticket is open, everything the user says goes to staff
+                reply = Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
+                return reply, [Event("ticket.message", ticket.id)]
+            if HUMAN_WORDS.match(text):
+                return None, []
+            matcher = self._matcher()
+            started = time.perf_counter()
+            decision = matcher.decide(text, lang=user.lang)
+            log = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
+                              entry_id=decision.entry_id, score=decision.score,
+                              latency_ms=(time.perf_counter() - started) * 1000)
+            s.add(log)
+            entry = matcher.faq.get(decision.entry_id or "") if decision.action == "answer" else None
+            if decision.action == "escalate" or (decision.action == "answer" and entry is None):
+                guesses = [{"entry_id": g.entry_id, "question": g.question, "score": round(g.score, 1)}
+                           for g in decision.suggestions]
+                ticket, created = await self.tickets.escalate_in(s, user.id, text, lang, "no_match", guesses)
+                log.ticket_id = ticket.id
+                key = "escalated" if created else "joined"
+                reply = Reply(key, lang, t(key, lang, ticket=ticket.id, when=self._when(lang)), ticket_id=ticket.id)
+                return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
+            s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
+            await s.flush()
+            if decision.action == "suggest":
+                choices = tuple((g.entry_id, g.question) for g in decision.suggestions)
+                s.add(Message(user_id=user.id, direction="out", sender="bot", kind="suggest", text=t("suggest", lang),
+                              meta={"choices": [c[0] for c in choices]}))
+                return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log.id), []
+            reply = self._entry_reply(entry, lang, log.id, matcher)
+            s.add(Message(user_id=user.id, direction="out", sender="bot", kind="answer", text=reply.text,
+                          meta={"entry_id": entry.id}))
+            if not entry.handoff:
+                return reply, []
+            ticket, created = await self.tickets.escalate_in(
+                s, user.id, text, lang, "handoff", [{"entry_id": entry.id, "question": entry.text(lang).question, "score": 100}],
+                message_kind="context")
+            log.ticket_id = ticket.id
+            note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
+            reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{reply.text}\n\n{note}")
+            return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
 
     async def choose(self, channel: str, external_id: str, entry_id: str, lang: str | None = None) -> Reply:
         """The user picked one of the offered entries (or a follow-up)."""
@@ -158,10 +215,8 @@ class Conversation:
         if entry is None:
             return Reply("notice", lang, t("empty", lang))
         text = entry.text(lang)
-        related = tuple((r, matcher.faq.get(r).text(lang).question) for r in entry.related if matcher.faq.get(r))
+        reply = self._entry_reply(entry, lang, log_id, matcher)
         await self._bot_said(user, text.answer, "answer", {"entry_id": entry.id})
-        reply = Reply("answer", lang, text.answer, entry_id=entry.id, sources=entry.sources, reviewed=entry.reviewed,
-                      related=related, log_id=log_id, handoff=entry.handoff)
         if entry.handoff:
             ticket, _ = await self.tickets.escalate(user.id, question or text.question, lang, "handoff",
                                                     [{"entry_id": entry.id, "question": text.question, "score": 100}],
@@ -169,6 +224,12 @@ class Conversation:
             note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
             reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{text.answer}\n\n{note}")
         return reply
+
+    @staticmethod
+    def _entry_reply(entry: Entry, lang: str, log_id: int | None, matcher: Matcher) -> Reply:
+        related = tuple((r, matcher.faq.get(r).text(lang).question) for r in entry.related if matcher.faq.get(r))
+        return Reply("answer", lang, entry.text(lang).answer, entry_id=entry.id, sources=entry.sources,
+                     reviewed=entry.reviewed, related=related, log_id=log_id, handoff=entry.handoff)
 
     async def _escalate(self, user: User, question: str, lang: str, reason: str, decision: Decision | None,
                         log_id: int | None, message_kind: str = "text") -> Reply:
@@ -181,15 +242,6 @@ class Conversation:
         key = "escalated" if created else "joined"
         return Reply("escalated" if created else "joined", lang, t(key, lang, ticket=ticket.id, when=self._when(lang)),
                      ticket_id=ticket.id)
-
-    async def _log(self, user: User, text: str, decision: Decision, latency_ms: float) -> int:
-        async with self.sessions.begin() as s:
-            row = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
-                              entry_id=decision.entry_id, score=decision.score, latency_ms=latency_ms)
-            s.add(row)
-            if decision.action != "escalate":  # an escalated question is stored with its ticket instead
-                s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
-        return row.id
 
     async def _bot_said(self, user: User, text: str, kind: str, meta: dict) -> None:
         async with self.sessions.begin() as s:

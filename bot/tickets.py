@@ -80,37 +80,50 @@ class TicketService:
 
     async def _escalate(self, user_id: int, question: str, lang: str, reason: str,
                         guesses: list[dict[str, Any]] | None, message_kind: str) -> tuple[Ticket, bool]:
-        now = self.clock()
         async with self.sessions.begin() as s:
-            ticket = await self._active_ticket(s, user_id)
-            created = ticket is None
-            if ticket is None:
-                user = await s.get_one(User, user_id)
-                ticket = Ticket(
-                    user_id=user_id, channel=user.channel, lang=lang, question=question, reason=reason,
-                    guesses=guesses or [], status=OPEN, created_at=now, updated_at=now, waiting_since=now,
-                )
-                s.add(ticket)
-                await s.flush()
-                s.add(TicketEvent(ticket_id=ticket.id, kind="created", detail={"reason": reason}, created_at=now))
-            else:
-                self._user_spoke(ticket, now)
-            s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", kind=message_kind,
-                          text=question, created_at=now))
+            ticket, created = await self.escalate_in(s, user_id, question, lang, reason, guesses, message_kind)
         await self.events.publish(Event("ticket.created" if created else "ticket.message", ticket.id))
+        return ticket, created
+
+    async def escalate_in(self, s: AsyncSession, user_id: int, question: str, lang: str, reason: str,
+                          guesses: list[dict[str, Any]] | None = None, message_kind: str = "text") -> tuple[Ticket, bool]:
+        """`escalate` inside the caller's transaction; the caller publishes the event after commit."""
+        now = self.clock()
+        ticket = await self._active_ticket(s, user_id)
+        created = ticket is None
+        if ticket is None:
+            user = await s.get_one(User, user_id)
+            ticket = Ticket(
+                user_id=user_id, channel=user.channel, lang=lang, question=question, reason=reason,
+                guesses=guesses or [], status=OPEN, created_at=now, updated_at=now, waiting_since=now,
+            )
+            s.add(ticket)
+            await s.flush()
+            s.add(TicketEvent(ticket_id=ticket.id, kind="created", detail={"reason": reason}, created_at=now))
+        else:
+            self._user_spoke(ticket, now)
+        s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", kind=message_kind,
+                      text=question, created_at=now))
         return ticket, created
 
     async def add_user_message(self, user_id: int, text: str, kind: str = "text", meta: dict | None = None) -> Ticket | None:
         """Join a follow-up message to the user's active ticket, if there is one."""
-        now = self.clock()
         async with self.sessions.begin() as s:
-            ticket = await self._active_ticket(s, user_id)
-            if ticket is None:
-                return None
-            self._user_spoke(ticket, now)
-            s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", kind=kind,
-                          text=text, meta=meta or {}, created_at=now))
-        await self.events.publish(Event("ticket.message", ticket.id))
+            ticket = await self.join_in(s, user_id, text, kind, meta)
+        if ticket is not None:
+            await self.events.publish(Event("ticket.message", ticket.id))
+        return ticket
+
+    async def join_in(self, s: AsyncSession, user_id: int, text: str, kind: str = "text",
+                      meta: dict | None = None) -> Ticket | None:
+        """`add_user_message` inside the caller's transaction; the caller publishes the event after commit."""
+        now = self.clock()
+        ticket = await self._active_ticket(s, user_id)
+        if ticket is None:
+            return None
+        self._user_spoke(ticket, now)
+        s.add(Message(user_id=user_id, ticket_id=ticket.id, direction="in", sender="user", kind=kind,
+                      text=text, meta=meta or {}, created_at=now))
         return ticket
 
     async def active_ticket(self, user_id: int) -> Ticket | None:
