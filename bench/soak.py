@@ -38,7 +38,7 @@ TICKET_LINK = re.compile(r"/console/tickets/(\d+)")
 UNKNOWN = ["my cat ate the invoice, what now", "can you book me a hotel in Shenzhen", "明天天气怎么样",
            "how do I bake bread", "推荐一家火锅店", "what is the capital of Peru", "股票明天涨吗"]
 # Weights of the traffic mix (per action).
-MIX = {"ask": 60, "unknown": 10, "human": 4, "poll": 8, "staff_reply": 8, "staff_close": 2, "console_view": 8}
+MIX = {"ask": 60, "unknown": 6, "human": 2, "poll": 8, "staff_reply": 8, "staff_close": 8, "console_view": 8}
 
 
 @dataclass
