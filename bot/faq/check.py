@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.faq.loader import Problem, read_faq
+from bot.faq.loader import HasProblems, Problem, read_faq
 from bot.faq.model import LANGS, Entry, Faq
 from bot.faq.normalize import Synonyms, normalize
 
@@ -41,19 +41,11 @@ _SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(HasProblems):
     """The FAQ as loaded and every problem found, errors and warnings, in file order."""
 
     faq: Faq
     problems: tuple[Problem, ...] = field(default=())
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def ok(self) -> bool:

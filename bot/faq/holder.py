@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.faq.check import check_dir
-from bot.faq.loader import FaqError, Problem, faq_files
+from bot.faq.loader import FaqError, HasProblems, Problem, faq_files
 from bot.faq.matcher import Matcher, MatchSettings
 from bot.faq.model import Faq, Origin
 
@@ -45,7 +45,7 @@ class FaqSnapshot:
 
 
 @dataclass(frozen=True)
-class ReloadResult:
+class ReloadResult(HasProblems):
     """What one reload attempt did, for the log, the admin chat and the console."""
 
     ok: bool
@@ -54,14 +54,6 @@ class ReloadResult:
     entries: int  # entries now live (the old count when the change was rejected)
     version: int  # version now live (0: nothing has ever loaded)
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     def summary(self) -> str:
         """One line for a chat message or a status page."""

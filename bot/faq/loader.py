@@ -48,6 +48,20 @@ class Problem:
         return f"{self.origin}: {self.severity}: {self.message}"
 
 
+class HasProblems:
+    """Mixin for results that carry `problems`: split them into errors and warnings."""
+
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
 class FaqError(Exception):
     """The FAQ cannot be loaded; `problems` says why, one line each."""
 
