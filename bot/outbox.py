@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+UNCERTAIN = ("delivery uncertain: the process stopped while sending this reply; "
+             "check with the user and send it again if it did not arrive")
 
 
 class TransientDeliveryError(Exception):
@@ -138,15 +140,22 @@ class OutboxWorker:
                     or_(Outbox.locked_until.is_(None), Outbox.locked_until < now), ~blocked_by_earlier)
              .order_by(Outbox.id).limit(self.batch)
              .with_for_update(skip_locked=True, of=Outbox))
-        claimed = []
+        claimed, uncertain = [], []
         async with self.sessions.begin() as s:
             for row in (await s.scalars(q)).all():
                 if row.channel not in self.transports:
                     continue  # that channel is not running in this process; another one will deliver it
+                # A lease that ran out means the worker holding it died while sending (a failed send
+                # clears the lease): the message may or may not have reached the user.
+                crashed = row.locked_until is not None
                 row.attempts += 1
                 row.locked_until = now + self.lease
-                claimed.append(Claimed(row.id, row.channel, row.destination, dict(row.payload or {}), row.ticket_id,
-                                       row.staff_id, row.attempts))
+                item = Claimed(row.id, row.channel, row.destination, dict(row.payload or {}), row.ticket_id,
+                               row.staff_id, row.attempts)
+                (uncertain if crashed else claimed).append(item)
+        for item in uncertain:
+            # Never send twice: rather than guess, hand the row to the staff member to check and resend.
+            await self._fail(item, UNCERTAIN, user_blocked=False)
         return claimed
 
     async def _deliver(self, row: Claimed) -> None:

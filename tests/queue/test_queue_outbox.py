@@ -155,3 +155,40 @@ async def test_a_row_held_by_one_worker_is_not_taken_by_another(services):
     claimed = await first.claim()
     assert [c.payload["text"] for c in claimed] == ["one"]  # head of line only
     assert await second.claim() == []  # leased, and "two" waits behind it
+
+
+async def test_a_row_whose_sender_died_is_never_sent_twice_but_handed_to_staff(services):
+    """kill -9 between claiming a row and recording the send: the next worker does not guess."""
+    from datetime import timedelta
+
+    from bot.db.models import utcnow
+
+    alice = await make_staff(services, "alice")
+    _, ticket = await open_ticket(services, "chat-y", channel="telegram")
+    await services.tickets.reply(ticket.id, alice.id, "first")
+    await services.tickets.reply(ticket.id, alice.id, "second")
+    now = [utcnow()]
+    dead = OutboxWorker(services.sessions, services.events, {"telegram": None}, lease_seconds=60, clock=lambda: now[0])
+    assert [c.payload["text"] for c in await dead.claim()] == ["first"]  # ... and the process dies here
+
+    sent: list[str] = []
+
+    class Recorder:
+        async def deliver(self, payload: dict, destination: str) -> None:
+            sent.append(payload["text"])
+
+    told = []
+    services.events.subscribe(lambda e: told.append(e) or _noop())
+    now[0] += timedelta(seconds=61)
+    survivor = OutboxWorker(services.sessions, services.events, {"telegram": Recorder()}, clock=lambda: now[0])
+    await survivor.deliver_due()
+    await survivor.deliver_due()
+    assert sent == ["second"]  # "first" is not sent again; the next reply is not held up behind it
+    failed = [e for e in told if e.kind == "outbox.failed"]
+    assert len(failed) == 1 and "uncertain" in failed[0].data["reason"] and failed[0].data["staff_id"] == alice.id
+    detail = await services.tickets.get(ticket.id)
+    assert detail.ticket.delivery_failed
+
+
+async def _noop() -> None:
+    return None
