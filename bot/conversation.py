@@ -22,7 +22,7 @@ from bot.events import Event, EventBus
 from bot.faq.matcher import Decision, Matcher
 from bot.faq.model import Entry
 from bot.faq.normalize import detect_lang
-from bot.inbox import order_key_for
+from bot.inbox import mark_done_in, order_key_for
 from bot.texts import t
 from bot.tickets import TicketService
 
@@ -106,53 +106,60 @@ class Conversation:
     async def _ask_once(self, channel: str, external_id: str, text: str, display_name: str,
                         lang: str | None) -> tuple[Reply | None, list[Event]]:
         async with self.sessions.begin() as s:
-            user = await self._user_in(s, channel, external_id, display_name)
-            lang = lang or user.lang or detect_lang(text)
-            if not text:
-                return Reply("notice", lang, t("empty", lang)), []
-            if len(text) > self.max_chars:
-                return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars)), []
-            ticket = await self.tickets.join_in(s, user.id, text)
-            if ticket is not None:  # while a ticket is open, everything the user says goes to staff
-                reply = Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
-                return reply, [Event("ticket.message", ticket.id)]
-            if HUMAN_WORDS.match(text):
-                return None, []
-            matcher = self._matcher()
-            started = time.perf_counter()
-            decision = matcher.decide(text, lang=user.lang)
-            log = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
-                              entry_id=decision.entry_id, score=decision.score,
-                              latency_ms=(time.perf_counter() - started) * 1000)
-            s.add(log)
-            entry = matcher.faq.get(decision.entry_id or "") if decision.action == "answer" else None
-            if decision.action == "escalate" or (decision.action == "answer" and entry is None):
-                guesses = [{"entry_id": g.entry_id, "question": g.question, "score": round(g.score, 1)}
-                           for g in decision.suggestions]
-                ticket, created = await self.tickets.escalate_in(s, user.id, text, lang, "no_match", guesses)
-                log.ticket_id = ticket.id
-                key = "escalated" if created else "joined"
-                reply = Reply(key, lang, t(key, lang, ticket=ticket.id, when=self._when(lang)), ticket_id=ticket.id)
-                return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
-            s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
-            await s.flush()
-            if decision.action == "suggest":
-                choices = tuple((g.entry_id, g.question) for g in decision.suggestions)
-                s.add(Message(user_id=user.id, direction="out", sender="bot", kind="suggest", text=t("suggest", lang),
-                              meta={"choices": [c[0] for c in choices]}))
-                return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log.id), []
-            reply = self._entry_reply(entry, lang, log.id, matcher)
-            s.add(Message(user_id=user.id, direction="out", sender="bot", kind="answer", text=reply.text,
-                          meta={"entry_id": entry.id}))
-            if not entry.handoff:
-                return reply, []
-            ticket, created = await self.tickets.escalate_in(
-                s, user.id, text, lang, "handoff", [{"entry_id": entry.id, "question": entry.text(lang).question, "score": 100}],
-                message_kind="context")
+            reply, events = await self._ask_in(s, channel, external_id, text, display_name, lang)
+            if reply is not None:  # processed from the inbox: the row is done with these effects, atomically
+                await mark_done_in(s)
+            return reply, events
+
+    async def _ask_in(self, s: AsyncSession, channel: str, external_id: str, text: str, display_name: str,
+                      lang: str | None) -> tuple[Reply | None, list[Event]]:
+        user = await self._user_in(s, channel, external_id, display_name)
+        lang = lang or user.lang or detect_lang(text)
+        if not text:
+            return Reply("notice", lang, t("empty", lang)), []
+        if len(text) > self.max_chars:
+            return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars)), []
+        ticket = await self.tickets.join_in(s, user.id, text)
+        if ticket is not None:  # while a ticket is open, everything the user says goes to staff
+            reply = Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
+            return reply, [Event("ticket.message", ticket.id)]
+        if HUMAN_WORDS.match(text):
+            return None, []
+        matcher = self._matcher()
+        started = time.perf_counter()
+        decision = matcher.decide(text, lang=user.lang)
+        log = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
+                          entry_id=decision.entry_id, score=decision.score,
+                          latency_ms=(time.perf_counter() - started) * 1000)
+        s.add(log)
+        entry = matcher.faq.get(decision.entry_id or "") if decision.action == "answer" else None
+        if decision.action == "escalate" or (decision.action == "answer" and entry is None):
+            guesses = [{"entry_id": g.entry_id, "question": g.question, "score": round(g.score, 1)}
+                       for g in decision.suggestions]
+            ticket, created = await self.tickets.escalate_in(s, user.id, text, lang, "no_match", guesses)
             log.ticket_id = ticket.id
-            note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
-            reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{reply.text}\n\n{note}")
+            key = "escalated" if created else "joined"
+            reply = Reply(key, lang, t(key, lang, ticket=ticket.id, when=self._when(lang)), ticket_id=ticket.id)
             return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
+        s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
+        await s.flush()
+        if decision.action == "suggest":
+            choices = tuple((g.entry_id, g.question) for g in decision.suggestions)
+            s.add(Message(user_id=user.id, direction="out", sender="bot", kind="suggest", text=t("suggest", lang),
+                          meta={"choices": [c[0] for c in choices]}))
+            return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log.id), []
+        reply = self._entry_reply(entry, lang, log.id, matcher)
+        s.add(Message(user_id=user.id, direction="out", sender="bot", kind="answer", text=reply.text,
+                      meta={"entry_id": entry.id}))
+        if not entry.handoff:
+            return reply, []
+        ticket, created = await self.tickets.escalate_in(
+            s, user.id, text, lang, "handoff", [{"entry_id": entry.id, "question": entry.text(lang).question, "score": 100}],
+            message_kind="context")
+        log.ticket_id = ticket.id
+        note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
+        reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{reply.text}\n\n{note}")
+        return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
 
     async def choose(self, channel: str, external_id: str, entry_id: str, lang: str | None = None) -> Reply:
         """The user picked one of the offered entries (or a follow-up)."""

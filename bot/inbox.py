@@ -8,7 +8,13 @@ in order (`order_key`), under a lease so two processes never run one row togethe
 Exactly once: while a row's handler runs, every `Message` it writes is stamped with
 `meta["inbound_id"]` (a mapper hook, active only inside the processor). If a process dies after
 the handler's first write but before the row is marked done, the retry sees the stamped message
-and only marks the row done instead of processing it again. See docs/queue.md.
+and only marks the row done instead of processing it again. A handler whose effects are one
+transaction (Conversation.ask) marks the row done inside it (`mark_done_in`), so effects and
+done-mark commit together and the separate done commit is skipped. See docs/queue.md.
+
+A channel that receives updates in batches (Telegram's getUpdates) stores a whole batch in one
+transaction with `accept_many`, already leased to this Inbox, so processing the row needs no
+separate lease commit while that lease lasts.
 """
 
 from __future__ import annotations
@@ -37,6 +43,36 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 
 # The inbound row whose handler is running in this task (None outside the processor).
 current_inbound_id: ContextVar[int | None] = ContextVar("current_inbound_id", default=None)
+
+
+@dataclass
+class _Run:
+    id: int
+    attempt: int
+    done: bool = False
+
+
+# The same row's lease (attempt) and whether the handler's own transaction already marked it done.
+_current_run: ContextVar[_Run | None] = ContextVar("inbox_current_run", default=None)
+
+
+async def mark_done_in(session: AsyncSession) -> None:
+    """Mark the row being processed done inside the handler's own transaction (no-op outside the processor).
+
+    The mark is conditional on this worker's lease (the attempt number), so a worker whose lease
+    was taken over changes nothing; the processor skips its own done commit only once this
+    session has committed with the mark in it.
+    """
+    run = _current_run.get()
+    if run is None or run.done:
+        return
+    result = await session.execute(
+        update(Inbound).where(Inbound.id == run.id, Inbound.status == PENDING, Inbound.attempts == run.attempt)
+        .values(status=DONE, processed_at=utcnow(), locked_until=None).execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        def committed(_session) -> None:
+            run.done = True
+        event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
 def _stamp_message(_mapper, _connection, target: Message) -> None:
@@ -91,6 +127,8 @@ class Inbox:
         self.sessions, self.clock = sessions, clock
         self.lease, self.max_attempts, self.poll = timedelta(seconds=lease_seconds), max_attempts, poll_seconds
         self._wake = asyncio.Event()
+        self._held: dict[int, _Claimed] = {}  # rows accept_many leased to this Inbox, not yet processed
+        self._held_until: dict[int, datetime] = {}
         install_effect_stamp()
 
     async def accept(self, channel: str, dedupe_key: str, payload: dict[str, Any],
@@ -99,6 +137,53 @@ class Inbox:
         result = await accept(self.sessions, channel, dedupe_key, payload, order_key)
         self._wake.set()
         return result
+
+    async def accept_many(self, items: list[tuple[str, str, dict[str, Any], str | None]]) -> list[tuple[int, bool]]:
+        """Store a batch of (channel, dedupe key, payload, order key) in one transaction; [(row id, is_new)].
+
+        New rows are leased to this Inbox (attempt 1) for twice the lease, so `process_row` can run
+        them without a lease commit while at least one full lease is left. If any key of the batch
+        was stored before, the batch falls back to one `accept` per item (unleased rows).
+        """
+        now = self.clock()
+        until = now + 2 * self.lease
+        unique: dict[str, tuple[str, dict[str, Any], str | None]] = {}
+        for channel, key, payload, order in items:
+            unique.setdefault(key[:128], (channel, payload, order))
+        try:
+            async with self.sessions.begin() as s:
+                rows = [Inbound(channel=channel, dedupe_key=key, payload=payload, order_key=order, status=PENDING,
+                                created_at=now, attempts=1, locked_until=until)
+                        for key, (channel, payload, order) in unique.items()]
+                s.add_all(rows)
+        except IntegrityError:  # a repeat (e.g. after a restart): store one by one, repeats return their first row
+            return [await self.accept(*item) for item in items]
+        ids = {row.dedupe_key: row.id for row in rows}
+        for row in rows:
+            self._held[row.id] = _Claimed(row.id, dict(row.payload or {}), 1)
+            self._held_until[row.id] = until
+        self._wake.set()
+        seen: set[str] = set()
+        result = []
+        for _, key, _, _ in items:
+            result.append((ids[key[:128]], key[:128] not in seen))
+            seen.add(key[:128])
+        return result
+
+    async def release(self, row_ids: list[int]) -> None:
+        """Give back rows accept_many leased that this process will not run now (anyone may take them)."""
+        mine = [i for i in row_ids if self._held.pop(i, None) is not None]
+        for i in mine:
+            self._held_until.pop(i, None)
+        if not mine:
+            return
+        async with self.sessions.begin() as s:
+            await s.execute(update(Inbound).where(Inbound.id.in_(mine), Inbound.status == PENDING, Inbound.attempts == 1)
+                            .values(attempts=0, locked_until=None).execution_options(synchronize_session=False))
+
+    async def release_held(self) -> None:
+        """At shutdown: give back every row still held from accept_many, so a restart need not wait for the lease."""
+        await self.release(list(self._held))
 
     async def handle(self, channel: str, dedupe_key: str, payload: dict[str, Any], handler: Handler,
                      order_key: str | None = None) -> Outcome:
@@ -131,8 +216,20 @@ class Inbox:
         return count
 
     async def process_row(self, row_id: int, handler: Handler) -> Outcome:
-        """Process this row now if it is pending and not held by another worker."""
+        """Process this row now if it is pending and not held by another worker (or leased to us by accept_many)."""
         now = self.clock()
+        held = self._held.pop(row_id, None)
+        if held is not None:
+            until = self._held_until.pop(row_id)
+            if until - now < self.lease:  # not a full lease left: extend it, unless someone took the row over
+                until = now + self.lease
+                async with self.sessions.begin() as s:
+                    result = await s.execute(
+                        update(Inbound).where(Inbound.id == row_id, Inbound.status == PENDING, Inbound.attempts == held.attempt)
+                        .values(locked_until=until).execution_options(synchronize_session=False))
+                if result.rowcount != 1:
+                    return Outcome("busy", row_id)
+            return await self._process(held, handler)
         async with self.sessions.begin() as s:
             row = await s.scalar(select(Inbound).where(Inbound.id == row_id, Inbound.status == PENDING,
                                                        or_(Inbound.locked_until.is_(None), Inbound.locked_until < now))
@@ -169,6 +266,8 @@ class Inbox:
             await self._finish(row, DONE)
             return Outcome("recovered", row.id)
         token = current_inbound_id.set(row.id)
+        run = _Run(row.id, row.attempt)
+        run_token = _current_run.set(run)
         try:
             result = await handler(row.payload)
         except asyncio.CancelledError:
@@ -182,7 +281,9 @@ class Inbox:
             return Outcome("retry", row.id)
         finally:
             current_inbound_id.reset(token)
-        await self._finish(row, DONE)
+            _current_run.reset(run_token)
+        if not run.done:  # the handler's transaction did not mark it (see mark_done_in)
+            await self._finish(row, DONE)
         return Outcome("done", row.id, result)
 
     async def _has_effects(self, row_id: int) -> bool:

@@ -2,7 +2,8 @@
 
 The inbox workers (bot/inbox.py `Inbox.run`) would find these rows too, but only by polling the
 table; handing the row ids over directly saves that round trip and the wait. Each row still goes
-through `Inbox.process_row` (lease, exactly-once stamp, done/retry), so a row is never run twice.
+through `Inbox.process_row` (lease, exactly-once stamp, done/retry), so a row is never run twice;
+a row stored by `Inbox.accept_many` is already leased to us, and a row we will not run is released.
 If a row has to be retried, later rows of that chat are left to the inbox workers for a while,
 because those keep each chat's order across retries and this shortcut would not.
 """
@@ -10,11 +11,13 @@ because those keep each chat's order across retries and this shortcut would not.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 
 from bot.inbox import Handler, Inbox
 
+log = logging.getLogger(__name__)
 FINAL = ("done", "recovered", "failed")
 DEFER_SECONDS = 120.0
 
@@ -30,7 +33,8 @@ class Dispatcher:
     def submit(self, key: str | None, row_id: int) -> None:
         """Queue a stored row; a chat's rows run one after another in the order submitted."""
         if key is not None and self._deferred.get(key, 0.0) > time.monotonic():
-            return  # the inbox workers have this chat for now
+            self._spawn(self._release([row_id]))  # the inbox workers have this chat for now
+            return
         if key is None:
             self._spawn(self._run_one(row_id))
             return
@@ -54,6 +58,12 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _release(self, row_ids: list[int]) -> None:
+        try:
+            await self.inbox.release(row_ids)
+        except Exception:  # the database is away: the rows come free when their lease ends
+            log.warning("could not release %d inbox rows", len(row_ids))
+
     async def _run_one(self, row_id: int) -> str:
         async with self._limit:
             return (await self.inbox.process_row(row_id, self.handler)).status
@@ -64,6 +74,7 @@ class Dispatcher:
             while queue:
                 if await self._run_one(queue.popleft()) not in FINAL:
                     self._deferred[key] = time.monotonic() + DEFER_SECONDS
+                    await self._release(list(queue))  # leased at accept time: let the inbox workers take them
                     queue.clear()
         finally:
             del self._queues[key]

@@ -171,12 +171,44 @@ class TelegramSide:
                 log.warning("getUpdates failed: %s", self._redact(str(exc)))
                 await asyncio.sleep(1.0)
                 continue
-            for payload in updates if isinstance(updates, list) else []:
-                update_id = payload.get("update_id") if isinstance(payload, dict) else None
-                if not isinstance(update_id, int):
-                    continue
+            batch = [payload for payload in (updates if isinstance(updates, list) else [])
+                     if isinstance(payload, dict) and isinstance(payload.get("update_id"), int)]
+            if batch:
+                await self._store_batch_with_retry(batch)
+                offset = max(offset, *(payload["update_id"] + 1 for payload in batch))
+
+    async def take_many(self, batch: list[dict[str, Any]]) -> None:
+        """Store a getUpdates batch in one transaction, then hand the new rows to the dispatcher.
+
+        If the database refuses the batch as such (a value it cannot store in one update), each
+        update is stored on its own instead, so one bad update cannot hold back the others.
+        """
+        keyed = [(payload, order_key(payload)) for payload in batch]
+        try:
+            stored = await self.inbox.accept_many([(CHANNEL, f"tg:{p['update_id']}", p, key) for p, key in keyed])
+        except Exception as exc:
+            if retryable(exc):
+                raise
+            for payload, _ in keyed:
                 await self._store_with_retry(payload)
-                offset = max(offset, update_id + 1)
+            return
+        for (_, key), (row_id, is_new) in zip(keyed, stored, strict=True):
+            if is_new:
+                self.dispatcher.submit(key, row_id)
+
+    async def _store_batch_with_retry(self, batch: list[dict[str, Any]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.take_many(batch)
+                return
+            except Exception as exc:  # the database is away: hold the offset and keep trying
+                if not retryable(exc):
+                    log.error("could not store a batch of updates: %s", self._redact(repr(exc)))
+                    return
+                log.warning("could not store %d updates, retrying: %s", len(batch), type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _store_with_retry(self, payload: dict[str, Any]) -> None:
         delay = 0.5
@@ -225,6 +257,8 @@ class TelegramSide:
                 await asyncio.gather(intake, return_exceptions=True)
             with contextlib.suppress(TimeoutError):  # finish the updates in flight
                 await asyncio.wait_for(self.dispatcher.wait_idle(), 10.0)
+            with contextlib.suppress(Exception):  # rows stored but not started: free them for the next process now
+                await self.inbox.release_held()
             for task in workers:  # the sweep is cancelled; a row it held is taken up again after its lease
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
