@@ -49,6 +49,10 @@ VARIANTS = {  # ablations of the shipped pipeline; "default" is MatchSettings()
     "knn1": {"neighbours": 1},
     "knn5": {"neighbours": 5},
     "prior-only": {"calibration_sample": 0},  # the built-in calibration instead of the FAQ's own
+    "no-linear": {"linear_weight": 0.0},  # round 2: without the fitted logistic regression
+    "linear-only": {"bayes_weight": 0.0},  # the fitted logistic regression replaces naive Bayes
+    "linear-0.1": {"linear_weight": 0.1},
+    "linear-0.02": {"linear_weight": 0.02},
 }
 
 

@@ -55,6 +55,8 @@ class TfidfIndex:
         norms = np.sqrt(np.bincount(row, weights=w * w, minlength=n_docs))
         w /= np.maximum(norms[row], 1e-12)
         self._doc = _Postings(col, row, w, len(vocab))
+        # The rows as CSR (rows were appended in order), for models fitted on the phrasings (bot.faq.linear).
+        self.csr = (np.concatenate(([0], np.cumsum(np.bincount(row, minlength=n_docs)))), col, w.astype(np.float32))
         # Centroids: sum each group's unit vectors feature by feature, then normalise.
         grp = self.groups[row] if len(row) else row
         key = grp.astype(np.int64) * n_feat + col

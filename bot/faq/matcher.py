@@ -16,6 +16,8 @@ from rapidfuzz import fuzz, process
 
 from bot.faq.calibration import PRIOR, Calibration, fit
 from bot.faq.index import TfidfIndex
+from bot.faq.linear import SoftmaxModel
+from bot.faq.linear import fit as fit_linear
 from bot.faq.loader import iter_phrasings
 from bot.faq.model import Faq
 from bot.faq.normalize import Synonyms, detect_lang, features, normalize
@@ -24,6 +26,8 @@ MAX_QUERY_CHARS = 1000  # longer messages are letters, not questions: score thei
 # Each held-out phrasing costs one question against the whole index, so the calibration sample
 # shrinks on big FAQs to keep the build time bounded (15,000 phrasings: 200 held out).
 CALIBRATION_WORK = 3_000_000
+# Epochs of the fitted linear model shrink on big FAQs to bound the build (15,000 phrasings: 1; 8,000: 2; 1,500: 4).
+LINEAR_WORK = 20_000
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ class MatchSettings:
     min_raw: float = 30.0  # raw similarity (0-100) below which nothing is answered, however confident
     suggest_min_raw: float = 25.0  # raw similarity below which the question is escalated
     calibration_sample: int = 400  # phrasings held out at build time to calibrate the scores (0: the built-in prior)
+    linear_weight: float = 0.05  # weight of the log posterior of a logistic regression fitted at load time (0: not fitted)
 
     def __post_init__(self) -> None:
         for name in ("answer_threshold", "suggest_threshold", "margin", "fuzzy_weight", "bayes_weight", "min_raw",
-                     "suggest_min_raw"):
+                     "suggest_min_raw", "linear_weight"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a number")
@@ -69,6 +74,8 @@ class MatchSettings:
             raise ValueError("rerank must be between 1 and 100")
         if not 0 <= self.suggest_min_raw <= self.min_raw <= 100:
             raise ValueError("need 0 <= suggest_min_raw <= min_raw <= 100")
+        if not 0 <= self.linear_weight <= 1:
+            raise ValueError("linear_weight must be between 0 and 1")
         if not 0 <= self.calibration_sample <= 5000:
             raise ValueError("calibration_sample must be between 0 and 5000")
 
@@ -112,11 +119,13 @@ class Matcher:
     """
 
     def __init__(self, faq: Faq, settings: MatchSettings, synonyms: Synonyms, texts: list[str],
-                 groups: np.ndarray, index: TfidfIndex, calibration: Calibration = PRIOR):
-        self.faq, self.settings, self.calibration = faq, settings, calibration
+                 groups: np.ndarray, index: TfidfIndex, calibration: Calibration = PRIOR,
+                 model: SoftmaxModel | None = None):
+        self.faq, self.settings, self.calibration, self.model = faq, settings, calibration, model
         self._synonyms, self._texts, self._groups, self._index = synonyms, texts, groups, index
         self._bounds = np.searchsorted(groups, np.arange(len(faq.entries) + 1))
         self._sizes = np.diff(self._bounds)  # an entry with two phrasings is judged on those two, not padded with zeros
+        self._heldout_model: SoftmaxModel | None = None  # during the build: the model the calibration sample did not train
         self._exact: dict[str, list[int]] = {}
         for text, g in zip(texts, groups.tolist(), strict=True):
             self._exact.setdefault(text, []).append(g)
@@ -144,17 +153,32 @@ class Matcher:
         groups = np.asarray([g for g, _ in pairs], dtype=np.int32)
         index = TfidfIndex([features(t) for t in texts], groups, len(faq.entries))
         matcher = cls(faq, settings, synonyms, texts, groups, index)
-        matcher.calibration = matcher._calibrate()
+        sample = matcher._calibration_rows()
+        if settings.linear_weight and len(faq.entries) > 1:
+            # The calibration sample is scored as unseen questions, so a model that never saw it scores it.
+            # When the sample is a small share of the FAQ that one model also serves; else a second fit on all.
+            epochs = int(np.clip(LINEAR_WORK // max(1, len(texts)), 1, 4))
+            args = (*index.csr, groups, index.n_features, len(faq.entries))
+            matcher._heldout_model = fit_linear(*args, epochs=epochs, skip=sample)
+            big_sample = len(sample) > 0.05 * len(texts)
+            matcher.model = fit_linear(*args, epochs=epochs) if big_sample else matcher._heldout_model
+        matcher.calibration = matcher._calibrate(sample)
+        matcher._heldout_model = None
         return matcher
 
-    def _calibrate(self) -> Calibration:
-        """Score a seeded sample of the FAQ's own phrasings leave-one-out and fit P(right | raw, margin)."""
+    def _calibration_rows(self) -> np.ndarray:
+        """A seeded sample of phrasings to hold out for the calibration (sorted row numbers)."""
         n = min(self.settings.calibration_sample, max(100, CALIBRATION_WORK // max(1, len(self._texts))))
         eligible = np.flatnonzero(self._sizes[self._groups] >= 2)  # an entry's only phrasing cannot be held out
         if n == 0 or len(eligible) == 0:
-            return PRIOR
+            return eligible[:0]
         rng = np.random.default_rng(20261121)
-        rows = eligible if len(eligible) <= n else np.sort(rng.choice(eligible, n, replace=False))
+        return eligible if len(eligible) <= n else np.sort(rng.choice(eligible, n, replace=False))
+
+    def _calibrate(self, rows: np.ndarray) -> Calibration:
+        """Score the held-out phrasings leave-one-out and fit P(right | raw, margin)."""
+        if len(rows) == 0:
+            return PRIOR
         raw, margin, right = [], [], []
         for r in rows.tolist():
             text = self._texts[r]
@@ -183,17 +207,20 @@ class Matcher:
         lexical = 0.5 * self._index.group_scores(ids, w, own) + 0.5 * self._knn(doc, s.neighbours, sizes)
         if s.bayes_weight:
             lexical += s.bayes_weight * np.maximum(self._index.log_posterior(ids, w, own), -10.0)
+        model = self.model if leave_out is None else self._heldout_model  # which never saw the held-out phrasing
+        if s.linear_weight and model is not None:
+            lexical += s.linear_weight * np.maximum(model.log_posterior(ids, w), -10.0)
         for g in self._exact.get(norm, ()):  # word for word one of the entry's phrasings: as sure as it gets
             if g != own:
                 lexical[g] = 1.0
         n = min(len(lexical), max(s.rerank, s.suggestions + 1))
         top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
-        raw = np.clip(lexical[top], 0.0, 1.0)
+        raw = np.minimum(lexical[top], 1.0)
         if s.fuzzy_weight:
             raw = (1 - s.fuzzy_weight) * raw + s.fuzzy_weight * self._fuzzy(norm, doc, top) / 100
-        scored = list(zip(top.tolist(), np.clip(raw, 0.0, 1.0).tolist(), strict=True))
-        scored.sort(key=lambda gs: (-gs[1], gs[0]))
-        return scored
+        # Rank before clipping at 0: with the model penalties several entries can fall below 0 and must not tie.
+        order = np.lexsort((top, -raw))
+        return list(zip(top[order].tolist(), np.clip(raw[order], 0.0, 1.0).tolist(), strict=True))
 
     def scores(self, text: str) -> list[tuple[int, float]]:
         """(entry position, raw similarity 0-100) for the best entries, best first; ties keep FAQ order."""
