@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from bot.errors import AlreadyClaimed, Forbidden, HelpdeskError, InvalidState, NotFound
 from bot.web.i18n import LANG_COOKIE, LANGS, pick_lang
@@ -45,6 +47,12 @@ async def security(request: web.Request, handler) -> web.StreamResponse:
             response = _error_page(request, exc.status, exc.reason)
     except HelpdeskError as exc:  # a view forgot to catch a domain error: still a short answer
         response = _error_page(request, domain_status(exc), str(exc))
+    except (SQLAlchemyTimeoutError, OperationalError, InterfaceError, OSError) as exc:
+        # The database is away or saturated: one request is one transaction, so a retry is safe.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        response = _error_page(request, 503, "The service is busy or its database is unavailable. "
+                                             "Please try again in a moment.")
+        response.headers["Retry-After"] = "5"
     except Exception:
         # The log gets the traceback (no request body, so no password); the visitor gets one sentence.
         log.exception("unhandled error on %s %s", request.method, request.path)

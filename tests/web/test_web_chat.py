@@ -194,3 +194,23 @@ async def test_the_live_endpoints_need_the_visitor_cookie(web):
     assert (await web.get("/api/chat/events")).status == 401
     await open_chat(web)
     assert (await web.get("/api/chat/messages?since=0")).status == 200
+
+
+async def test_a_database_outage_gives_a_clear_503_and_the_chat_works_again_after(services, web):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.db.engine import make_sessionmaker
+
+    csrf = await open_chat(web, "en")
+    good = services.conversation.sessions
+    dead = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    services.conversation.sessions = make_sessionmaker(dead)
+    try:
+        resp = await web.post("/api/chat/ask", json={"text": "小专利保护几年"}, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+        assert "try again" in (await resp.json())["error"]
+    finally:
+        services.conversation.sessions = good
+        await dead.dispose()
+    status, body = await post(web, "/api/chat/ask", csrf, {"text": "小专利保护几年"})
+    assert status == 200 and body["kind"] == "answer"
