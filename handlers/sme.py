@@ -78,13 +78,8 @@ async def human(update: Update, context: CustomContext) -> None:
 async def status(update: Update, context: CustomContext) -> None:
     """Tell the user where their ticket stands."""
     user, lang = await _user(update, context)
-    ticket = await context.services.tickets.active_ticket(user.id)
-    if ticket is None:
-        await _say(update, context, esc(t("no_ticket", lang)))
-        return
-    opened = ticket.created_at.astimezone(context.services.settings.tz).strftime("%Y-%m-%d %H:%M")
-    await _say(update, context, esc(t("status", lang, ticket=ticket.id, status=t(f"status_{ticket.status}", lang),
-                                      opened=opened)))
+    services = context.services
+    await _say(update, context, esc(await services.tickets.status_for_user(user.id, lang, services.settings.tz)))
 
 
 async def cancel(update: Update, context: CustomContext) -> None:
