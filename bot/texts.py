@@ -50,7 +50,12 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def pick(table: dict[str, dict[str, str]], key: str, lang: str | None, **kwargs: object) -> str:
+    """`table[key]` in `lang` (English when unknown), with the fields filled in."""
+    forms = table[key]
+    return forms.get(lang or "en", forms["en"]).format(**kwargs)
+
+
 def t(key: str, lang: str, **kwargs: object) -> str:
     """The sentence `key` in `lang` (English when unknown), with the fields filled in."""
-    forms = TEXTS[key]
-    return forms.get(lang, forms["en"]).format(**kwargs)
+    return pick(TEXTS, key, lang, **kwargs)

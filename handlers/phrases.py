@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.texts import pick
+
 PHRASES: dict[str, dict[str, str]] = {
     "welcome": {
         "en": ("Hello {name}! I answer common questions about patents for small and medium-sized companies in China: "
@@ -74,8 +76,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 def p(key: str, lang: str | None, **kwargs: object) -> str:
     """The phrase `key` in `lang` (English when unknown)."""
-    forms = PHRASES[key]
-    return forms.get(lang or "en", forms["en"]).format(**kwargs)
+    return pick(PHRASES, key, lang, **kwargs)
 
 
 def lang_of(language_code: str | None) -> str:
