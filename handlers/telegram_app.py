@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -197,30 +198,23 @@ class TelegramSide:
                 self.dispatcher.submit(key, row_id)
 
     async def _store_batch_with_retry(self, batch: list[dict[str, Any]]) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self.take_many(batch)
-                return
-            except Exception as exc:  # the database is away: hold the offset and keep trying
-                if not retryable(exc):
-                    log.error("could not store a batch of updates: %s", self._redact(repr(exc)))
-                    return
-                log.warning("could not store %d updates, retrying: %s", len(batch), type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await self._retry_store(lambda: self.take_many(batch), f"a batch of {len(batch)} updates")
 
     async def _store_with_retry(self, payload: dict[str, Any]) -> None:
+        await self._retry_store(lambda: self.take(payload), f"update {payload.get('update_id')}")
+
+    async def _retry_store(self, store: Callable[[], Awaitable[object]], what: str) -> None:
+        """Store, retrying while the database is away (the offset is held meanwhile); give up on other errors."""
         delay = 0.5
         while True:
             try:
-                await self.take(payload)
+                await store()
                 return
             except Exception as exc:  # the database is away: hold the offset and keep trying
                 if not retryable(exc):
-                    log.error("dropping update %s: %s", payload.get("update_id"), self._redact(repr(exc)))
+                    log.error("could not store %s, dropped: %s", what, self._redact(repr(exc)))
                     return
-                log.warning("could not store update %s, retrying: %s", payload.get("update_id"), type(exc).__name__)
+                log.warning("could not store %s, retrying: %s", what, type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
