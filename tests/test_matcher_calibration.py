@@ -9,7 +9,7 @@ from bot.faq.calibration import PRIOR, Calibration, fit
 from bot.faq.index import TfidfIndex
 from bot.faq.loader import load_faq
 from bot.faq.matcher import Matcher, MatchSettings
-from bot.faq.normalize import features
+from bot.faq.normalize import features, normalize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "matcher" / "faq"
 
@@ -77,6 +77,22 @@ def test_each_faq_is_calibrated_on_its_own_phrasings(faq, matcher):
     again = Matcher.build(faq)
     assert again.calibration == cal  # seeded: the same FAQ gives the same bands
     assert Matcher.build(faq, MatchSettings(calibration_sample=0)).calibration == PRIOR
+
+
+def test_calibration_holds_out_the_entries_own_questions(faq, matcher):
+    """The sample is the entries' titles (one per language), never an entry's only phrasing, seeded when capped."""
+    rows = matcher._calibration_rows()
+    titles = {(i, matcher._synonyms.apply(normalize(t.question)))
+              for i, e in enumerate(faq.entries) for t in e.texts.values()}
+    assert len(rows) > 0 and matcher.calibration.samples == len(rows)
+    for r in rows.tolist():
+        g = int(matcher._groups[r])
+        assert (g, matcher._texts[r]) in titles
+        assert matcher._sizes[g] >= 2
+    assert len(rows) == sum(1 for g, _ in titles if matcher._sizes[g] >= 2)
+    capped = Matcher.build(faq, MatchSettings(calibration_sample=3))._calibration_rows()
+    assert len(capped) == 3 and set(capped.tolist()) <= set(rows.tolist())
+    assert np.array_equal(capped, Matcher.build(faq, MatchSettings(calibration_sample=3))._calibration_rows())
 
 
 def test_score_is_the_calibrated_confidence(matcher):

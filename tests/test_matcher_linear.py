@@ -28,9 +28,8 @@ def test_it_separates_two_entries_that_share_most_words():
         assert int(np.argmax(post)) == want, text
         assert abs(np.exp(post).sum() - 1) < 1e-6
     # The deciding word weighs more than the shared ones.
-    w = model.weights
-    freeze, card = index.vocab["freeze"], index.vocab["card"]
-    assert w[freeze, 0] - w[freeze, 1] > abs(w[card, 0] - w[card, 1])
+    freeze, card = model.feature_weights(index.vocab["freeze"]), model.feature_weights(index.vocab["card"])
+    assert freeze[0] - freeze[1] > abs(card[0] - card[1])
 
 
 def test_fit_is_deterministic_and_skips_rows():
@@ -41,7 +40,7 @@ def test_fit_is_deterministic_and_skips_rows():
     # A feature seen only in skipped rows is never updated.
     only = index.vocab["c:<lo"]  # "lost" appears in the last phrasing of each entry only
     c = fit(*index.csr, groups, index.n_features, 2, skip=np.array([4, 9]))
-    assert not c.weights[only].any() and a.weights[only].any()
+    assert not c.feature_weights(only).any() and a.feature_weights(only).any()
 
 
 def test_matcher_uses_the_model_and_zero_weight_turns_it_off():
@@ -53,3 +52,16 @@ def test_matcher_uses_the_model_and_zero_weight_turns_it_off():
     assert on.model is not None and off.model is None
     assert on.scores("freeze it please")[0][0] == 0
     assert on.decide("replace my card").suggestions[0].entry_id == "replace"
+
+
+def test_features_seen_in_one_phrasing_are_left_out_of_the_fit():
+    index, groups = toy_index()
+    once = index.vocab["b:please freeze"]  # only in "please freeze my bank card now"
+    pruned = fit(*index.csr, groups, index.n_features, 2, epochs=5)
+    full = fit(*index.csr, groups, index.n_features, 2, epochs=5, min_df=1)
+    assert not pruned.feature_weights(once).any() and full.feature_weights(once).any()
+    assert pruned.row_of[once] == -1 and len(pruned.weights) < len(full.weights)  # no row kept for it
+    freeze = pruned.feature_weights(index.vocab["freeze"])
+    assert freeze[0] > freeze[1]  # what several phrasings share is still learnt
+    # A question made only of unfitted features gets the bias alone, not an error.
+    assert np.allclose(pruned.logits(np.array([once]), np.array([1.0])), pruned.bias)

@@ -60,3 +60,13 @@ def test_synonyms_rewrite_to_first_word():
     assert syn.apply("zip file") == "zip file"  # Latin synonyms match whole words only
     assert syn.apply("知识产权") == "ip"
     assert not Synonyms([])
+
+
+def test_features_are_exact_and_the_same_when_cached():
+    text = normalize("申请专利 fees 申请")
+    want = ["申", "请", "专", "利", "b:申请", "b:请专", "b:专利",
+            "fee", "b:利 fee", "c:<fe", "c:fee", "c:ees", "c:es>",
+            "b:fee 申", "申", "请", "b:申请"]
+    assert sorted(features(text)) == sorted(want)
+    assert features(text) == features(text)  # the second call is served by the per-token cache
+    assert sorted(features("fees fees")) == sorted(["fee", "fee", "b:fee fee", *["c:<fe", "c:fee", "c:ees", "c:es>"] * 2])

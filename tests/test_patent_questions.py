@@ -30,9 +30,9 @@ from bot.faq.normalize import detect_lang
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "patent_questions.jsonl"
 
-IN_SCOPE_ACCURACY_FLOOR = 0.63   # measured 0.681 (round 3, with the fitted linear model)
-TOP1_ACCURACY_FLOOR = 0.89       # measured 0.928
-WRONG_ANSWER_CEILING = 0.015     # measured 0.006 (2 of 329)
+IN_SCOPE_ACCURACY_FLOOR = 0.80   # measured 0.852 (round 4: calibrated on the entries' titles, answer 80 / min_raw 28)
+TOP1_ACCURACY_FLOOR = 0.93       # measured 0.961 (round 4, with the phrasings added for the dev half's misses)
+WRONG_ANSWER_CEILING = 0.015     # measured 0.012 (4 of 329, all on the held-out half; round 3: 0.006)
 OOS_RECALL_FLOOR = 0.86          # measured 0.920
 
 # Out-of-scope questions the matcher answers confidently today. They are wrong answers (the

@@ -2,13 +2,14 @@
 
 A raw score of 0.45 is a sure thing on a sparse FAQ of 20 entries and a coin toss on one
 with 150 entries of 100 phrasings each, so thresholds on raw scores had to be re-tuned per
-FAQ. Instead, each FAQ measures itself when it is built: a sample of its own phrasings is
-scored leave-one-out (as a question, against the index without that phrasing), and a
-logistic model P(best guess right | raw score, margin to the next entry) is fitted on the
-outcome. The decision bands then apply to that probability, on 0-100.
+FAQ. Instead, each FAQ measures itself when it is built: its entries' own questions (titles;
+random phrasings until round 4, which are written to be unlike their siblings and so made the
+confidence too low) are scored leave-one-out (as a question, against the index without that
+phrasing), and a logistic model P(best guess right | raw score, margin to the next entry) is
+fitted on the outcome. The decision bands then apply to that probability, on 0-100.
 
 The fit is penalised towards `PRIOR` (fitted the same way on the public benchmarks), so a
-tiny FAQ with a handful of held-out phrasings, or one where every guess is right, still
+tiny FAQ with a handful of held-out titles, or one where every guess is right, still
 gets a sensible, monotone model. numpy only.
 """
 
@@ -27,7 +28,7 @@ class Calibration:
     bias: float
     raw_coef: float
     margin_coef: float
-    samples: int = 0  # held-out phrasings the model was fitted on (0: the prior alone)
+    samples: int = 0  # held-out entry titles the model was fitted on (0: the prior alone)
     heldout_top1: float = 0.0  # share of them whose best guess was right
 
     def confidence(self, raw: np.ndarray | float, margin: np.ndarray | float) -> np.ndarray:

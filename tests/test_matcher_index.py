@@ -1,0 +1,33 @@
+"""The sparse index: dense rows for common features give the same scores as the postings walk."""
+
+import numpy as np
+
+from bot.faq.index import TfidfIndex, _Postings
+from bot.faq.normalize import features, normalize
+
+
+def test_dense_rows_score_like_postings():
+    rng = np.random.default_rng(3)
+    n_rows, n_features, n = 300, 40, 3000
+    col = rng.integers(0, n_features, n) ** 2 % n_features  # a skewed spread: some features in most rows
+    row = rng.integers(0, n_rows, n)
+    col, row = np.unique(np.c_[col, row], axis=0).T
+    w = rng.uniform(0.1, 1.0, len(col))
+    sparse = _Postings(col, row, w, n_features)
+    dense = _Postings(col, row, w, n_features, n_rows, dense_share=0.1)
+    assert 0 < len(dense.dense) < n_features  # some features went dense, not all
+    for size in (1, 2, 5, 20):
+        ids = rng.choice(n_features, size, replace=False)
+        q = rng.uniform(0.1, 1.0, size)
+        np.testing.assert_allclose(dense.dot(ids, q, n_rows), sparse.dot(ids, q, n_rows), atol=1e-5)
+    assert not dense.dot(np.array([], dtype=np.int64), np.array([]), n_rows).any()
+
+
+def test_index_scores_are_cosines():
+    texts = ["how much is the patent fee", "the fee for a utility model", "how long does the patent last", "the the the"]
+    docs = [features(normalize(t)) for t in texts]
+    index = TfidfIndex(docs, np.array([0, 0, 1, 1], dtype=np.int32), 2)
+    ids, w = index.vector(features(normalize(texts[0])))
+    scores = index.doc_scores(ids, w)
+    assert scores[0] == np.float64(scores.max()) and abs(scores[0] - 1.0) < 1e-5  # a phrasing is its own best match
+    assert np.all(scores >= -1e-9) and np.all(scores <= 1 + 1e-5)
