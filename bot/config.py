@@ -109,12 +109,16 @@ class TelegramSettings:
     admin_chat_id: int = 0
     staff_user_ids: list[int] = field(default_factory=list)
     admin_user_ids: list[int] = field(default_factory=list)
+    staff_group_members: bool = False
     use_topics: bool = False
     rate_limit: bool = True
     flood_messages: int = 8
     flood_window_seconds: int = 30
+    delay_notice_seconds: int = 10
 
     def __post_init__(self) -> None:
+        if not 0 <= self.delay_notice_seconds <= 3600:
+            raise InvalidValue("delay_notice_seconds", "an integer between 0 (off) and 3600")
         if self.mode not in ("polling", "webhook"):
             raise InvalidValue("mode", "'polling' or 'webhook'")
         if self.mode == "webhook" and self.token and not (self.webhook_url and self.webhook_secret):

@@ -6,25 +6,40 @@ unit of work: the user's message and the outcome are stored before the reply is 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Inbound, Message, Outbox, QuestionLog, Ticket, User, utcnow
+from bot.db.models import ACTIVE_STATUSES, Inbound, Message, Outbox, QuestionLog, Ticket, User, utcnow
 from bot.events import Event, EventBus
 from bot.faq.matcher import Decision, Matcher
 from bot.faq.model import Entry
 from bot.faq.normalize import detect_lang
-from bot.inbox import mark_done_in, order_key_for
+from bot.inbox import (
+    Run,
+    acting_for,
+    current_inbound_id,
+    current_run,
+    mark_done_in,
+    mark_many_done_in,
+    order_key_for,
+    stamp_new_messages,
+)
 from bot.texts import t
 from bot.tickets import TicketService
+
+logger = logging.getLogger(__name__)
+GROUP_MAX = 100  # questions committed in one transaction at most
 
 HUMAN_WORDS = re.compile(
     r"^\s*(/human|人工|人工服务|转人工|真人|客服|找人工|找客服|human|a human|real person|agent|"
@@ -50,6 +65,37 @@ class Reply:
     handoff: bool = False
 
 
+_Question = tuple[str, str, str, str, "str | None"]  # channel, external id, text, display name, lang
+_Waiting = tuple[Run, _Question, asyncio.Future]
+
+
+@dataclass
+class _Known:
+    """What a group commit looked up for one question beforehand."""
+
+    user: User
+    has_ticket: bool
+
+
+@dataclass
+class _Rows:
+    """A group commit's question logs and messages as plain rows, written with one Core INSERT each.
+
+    Why: building ORM objects, tracking them in the session and expunging them again before a bulk
+    INSERT cost more than the INSERTs themselves; a row is a dict with the table's column names.
+    """
+
+    logs: list[dict] = dataclasses.field(default_factory=list)
+    messages: list[dict] = dataclasses.field(default_factory=list)
+
+    def message(self, **row) -> None:
+        """A message of the question being answered, stamped with its inbox row (see `acting_for`)."""
+        inbound_id = current_inbound_id.get()
+        if inbound_id is not None:
+            row["meta"] = {**row["meta"], "inbound_id": inbound_id}
+        self.messages.append(row)
+
+
 class Conversation:
     """One per process; holds no per-user state (it is all in the database)."""
 
@@ -59,6 +105,8 @@ class Conversation:
         self.sessions, self._matcher, self.tickets, self.events = sessions, matcher, tickets, events
         self._when = when_text or (lambda lang: t("reply_soon", lang))
         self.max_chars = max_chars
+        self._waiting: list[_Waiting] = []  # questions from the inbox waiting for the next group commit
+        self._committer: asyncio.Task | None = None
 
     async def user(self, channel: str, external_id: str, display_name: str = "", lang: str | None = None) -> User:
         """Find or create the user of this chat; refresh the display name."""
@@ -84,82 +132,263 @@ class Conversation:
 
         One transaction: the user's message, the matcher's decision and its outcome (answer,
         choices or ticket) are committed together, so a crash or a database error leaves either
-        all of it or none of it; events go out after the commit.
+        all of it or none of it; events go out after the commit. A question processed from the
+        inbox joins a group commit (see `_commit_groups`): its transaction is shared with the other
+        questions in flight at that moment, and marks its inbox row done.
         """
-        text = text.strip()
+        question = (channel, external_id, text.strip(), display_name, lang)
+        run = current_run()
+        if run is not None:
+            reply, events = await self._ask_grouped(run, question)
+        else:
+            reply, events = await self._ask_alone(None, question)
+        if reply is None:  # the user asked for a person
+            user = await self.user(channel, external_id, display_name)
+            return await self.request_human(user, question[2], lang or user.lang or detect_lang(question[2]))
+        for event in events:
+            await self.events.publish(event)
+        return reply
+
+    async def _ask_alone(self, run: Run | None, question: _Question) -> tuple[Reply | None, list[Event]]:
+        """The question in a transaction of its own (retried when it raced another for a unique row)."""
         for attempt in range(3):
             try:
-                reply, events = await self._ask_once(channel, external_id, text, display_name, lang)
-                break
+                return await self._ask_once(run, question)
             except IntegrityError:
                 # The same user's first messages raced (user row) or escalated at once (one open
                 # ticket per user): the loser retries and finds the winner's row.
                 if attempt == 2:
                     raise
-        if reply is None:  # the user asked for a person
-            user = await self.user(channel, external_id, display_name)
-            return await self.request_human(user, text, lang or user.lang or detect_lang(text))
-        for event in events:
-            await self.events.publish(event)
-        return reply
+        raise AssertionError("unreachable")
 
-    async def _ask_once(self, channel: str, external_id: str, text: str, display_name: str,
-                        lang: str | None) -> tuple[Reply | None, list[Event]]:
+    async def _ask_once(self, run: Run | None, question: _Question) -> tuple[Reply | None, list[Event]]:
         async with self.sessions.begin() as s:
-            reply, events = await self._ask_in(s, channel, external_id, text, display_name, lang)
+            with acting_for(run):
+                reply, events, _ = await self._ask_in(s, *question)
+                await s.flush()
             if reply is not None:  # processed from the inbox: the row is done with these effects, atomically
-                await mark_done_in(s)
+                await mark_done_in(s, run)
             return reply, events
 
+    async def _ask_grouped(self, run: Run, question: _Question) -> tuple[Reply | None, list[Event]]:
+        """Queue the question for the next group commit and wait for its outcome."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._waiting.append((run, question, future))
+        if self._committer is None or self._committer.done():
+            # A context of its own: it commits for many inbox rows, and must not inherit this one's.
+            self._committer = asyncio.create_task(self._commit_groups(), name="conversation-group-commit",
+                                                  context=contextvars.Context())
+        return await future
+
+    async def _commit_groups(self) -> None:
+        """Commit the waiting questions in groups, one transaction per group, until none is waiting.
+
+        Why: each commit is a write lock (SQLite) or a WAL flush (PostgreSQL), and one per question
+        bounded the Telegram throughput. Questions arrive from different chats (one chat's updates
+        run one after another, so a chat has at most one question waiting); whatever arrives while
+        a group commits forms the next group. If a group's transaction fails, each of its questions
+        is tried again in a transaction of its own, so one bad question cannot hold back the others.
+        """
+        group: list[_Waiting] = []
+        try:
+            while self._waiting:
+                await asyncio.sleep(0)  # the questions already on their way join this group
+                group, self._waiting = self._waiting[:GROUP_MAX], self._waiting[GROUP_MAX:]
+                try:
+                    outcomes = await self._commit_group(group)
+                except Exception:
+                    logger.warning("a group commit of %d questions failed; committing them one by one", len(group),
+                                exc_info=True)
+                    for run, question, future in group:
+                        try:
+                            outcome = await self._ask_alone(run, question)
+                        except Exception as exc:
+                            if not future.done():
+                                future.set_exception(exc)
+                        else:
+                            if not future.done():
+                                future.set_result(outcome)
+                else:
+                    for (_, _, future), outcome in zip(group, outcomes, strict=True):
+                        if not future.done():
+                            future.set_result(outcome)
+                group = []
+        finally:  # cancelled (shutdown): nobody is left waiting for an answer that will not come
+            for _, _, future in group + self._waiting:
+                if not future.done():
+                    future.cancel()
+            self._waiting = []
+
+    async def _commit_group(self, group: list[_Waiting]) -> list[tuple[Reply | None, list[Event]]]:
+        """The group's questions in one transaction, with a few statements for the whole group.
+
+        The users and their open tickets are read with one query each, and the writes (question
+        logs, messages, done-marks) go out together at the end, instead of about seven round
+        trips per question. Each question's messages are stamped with its own inbox row.
+        """
+        done: list[tuple[Reply | None, list[Event], dict | None]] = []
+        rows = _Rows()
+        async with self.sessions.begin() as s:
+            known = await self._known_in(s, [question for _, question, _ in group])
+            for run, question, _ in group:
+                with acting_for(run):  # stamps this row's messages (rows here, or ORM ones a new ticket flushes)
+                    done.append(await self._ask_in(s, *question, known=known[question[:2]], rows=rows))
+                if s.new:  # a ticket's messages, not flushed yet
+                    stamp_new_messages(s, run)
+            with s.no_autoflush:  # else the first INSERT would flush the rest the ORM way, row by row
+                await self._insert_logs(s, rows)
+                await self._insert_rows(s, rows)
+                await self._insert_messages(s)
+            await s.flush()
+            await mark_many_done_in(s, [run for (run, _, _), (reply, _, _) in zip(group, done, strict=True)
+                                        if reply is not None])
+            outcomes = [(reply if log is None else dataclasses.replace(reply, log_id=log["id"]), events)
+                        for reply, events, log in done]
+        return outcomes
+
+    @staticmethod
+    async def _insert_rows(s: AsyncSession, rows: _Rows) -> None:
+        """The group's messages so far, in one multi-row INSERT (in the order they were said)."""
+        if rows.messages:
+            await s.execute(insert(Message.__table__), rows.messages)
+            rows.messages = []
+
+    @staticmethod
+    async def _insert_messages(s: AsyncSession) -> None:
+        """Write the session's new Messages with one multi-row INSERT instead of one INSERT each.
+
+        Why: to return their ids, the ORM inserts rows one at a time on SQLite, and nobody needs a
+        message's id here. They are written in the order they were added (a chat's history is read
+        in id order).
+        """
+        pending = sorted((obj for obj in s.new if isinstance(obj, Message)), key=lambda obj: inspect(obj).insert_order)
+        if not pending:
+            return
+        columns = [c.key for c in Message.__table__.columns if c.key != "id"]
+        rows = [{key: value for key in columns if (value := getattr(obj, key)) is not None} for obj in pending]
+        for obj in pending:
+            s.expunge(obj)
+        await s.execute(insert(Message), rows)
+
+    @staticmethod
+    async def _insert_logs(s: AsyncSession, rows: _Rows) -> None:
+        """Write the group's question logs with one INSERT ... RETURNING; each row gets its "id" (for the reply).
+
+        The ids come back matched by user, which is unique within a group (one question per chat at a
+        time); should a user appear twice, those logs are written one INSERT each.
+        """
+        table = QuestionLog.__table__
+        if len({log["user_id"] for log in rows.logs}) == len(rows.logs):
+            if rows.logs:
+                ids = dict((await s.execute(insert(table).returning(table.c.user_id, table.c.id), rows.logs)).all())
+                for log in rows.logs:
+                    log["id"] = ids[log["user_id"]]
+            return
+        for log in rows.logs:
+            log["id"] = await s.scalar(insert(table).values(log).returning(table.c.id))
+
+    async def _known_in(self, s: AsyncSession, questions: list[_Question]) -> dict[tuple[str, str], _Known]:
+        """The users of these questions (created if new) and whether each has an open ticket, in two or three queries."""
+        keys = {(channel, external_id): display_name for channel, external_id, _, display_name, _ in questions}
+        users: dict[tuple[str, str], User] = {}
+        for channel in {channel for channel, _ in keys}:
+            ids = [external_id for c, external_id in keys if c == channel]
+            found = await s.scalars(select(User).where(User.channel == channel, User.external_id.in_(ids)))
+            users.update({(channel, user.external_id): user for user in found})
+        new = [User(channel=channel, external_id=external_id, display_name=name[:256])
+               for (channel, external_id), name in keys.items() if (channel, external_id) not in users]
+        if new:
+            s.add_all(new)
+            await s.flush()
+            users.update({(user.channel, user.external_id): user for user in new})
+        with_ticket = set(await s.scalars(select(Ticket.user_id).where(
+            Ticket.user_id.in_([user.id for user in users.values()]), Ticket.status.in_(ACTIVE_STATUSES))))
+        return {key: _Known(user, user.id in with_ticket) for key, user in users.items()}
+
     async def _ask_in(self, s: AsyncSession, channel: str, external_id: str, text: str, display_name: str,
-                      lang: str | None) -> tuple[Reply | None, list[Event]]:
-        user = await self._user_in(s, channel, external_id, display_name)
+                      lang: str | None, known: _Known | None = None,
+                      rows: _Rows | None = None) -> tuple[Reply | None, list[Event], dict | None]:
+        """The question inside the caller's transaction: (reply, events, log row whose id the reply still needs).
+
+        With `known` and `rows` (a group commit looked the user and their open ticket up for the
+        whole group, and writes its logs and messages at the end) nothing is read or flushed here
+        (but for a new ticket), and the reply's log_id is filled in after the group's INSERTs.
+        """
+        if known is None:
+            user = await self._user_in(s, channel, external_id, display_name)
+        else:
+            user = known.user
+            user.last_seen_at = utcnow()
+            if display_name:
+                user.display_name = display_name[:256]
         lang = lang or user.lang or detect_lang(text)
         if not text:
-            return Reply("notice", lang, t("empty", lang)), []
+            return Reply("notice", lang, t("empty", lang)), [], None
         if len(text) > self.max_chars:
-            return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars)), []
-        ticket = await self.tickets.join_in(s, user.id, text)
+            return Reply("notice", lang, t("too_long", lang, n=len(text), max=self.max_chars)), [], None
+        ticket = await self.tickets.join_in(s, user.id, text) if known is None or known.has_ticket else None
         if ticket is not None:  # while a ticket is open, everything the user says goes to staff
             reply = Reply("joined", lang, t("joined", lang, ticket=ticket.id), ticket_id=ticket.id)
-            return reply, [Event("ticket.message", ticket.id)]
+            return reply, [Event("ticket.message", ticket.id)], None
         if HUMAN_WORDS.match(text):
-            return None, []
+            return None, [], None
         matcher = self._matcher()
         started = time.perf_counter()
         decision = matcher.decide(text, lang=user.lang)
-        log = QuestionLog(user_id=user.id, channel=user.channel, lang=decision.lang, text=text, action=decision.action,
-                          entry_id=decision.entry_id, score=decision.score,
-                          latency_ms=(time.perf_counter() - started) * 1000)
-        s.add(log)
+        row = {"user_id": user.id, "channel": user.channel, "lang": decision.lang, "text": text,
+               "action": decision.action, "entry_id": decision.entry_id, "score": decision.score,
+               "latency_ms": (time.perf_counter() - started) * 1000, "ticket_id": None, "created_at": utcnow()}
+        if rows is None:
+            log: QuestionLog | None = QuestionLog(**row)
+            s.add(log)
+        else:
+            log = None
+            rows.logs.append(row)
+
+        def add_message(**message) -> None:
+            if rows is None:
+                s.add(Message(user_id=user.id, **message))
+            else:
+                rows.message(user_id=user.id, **message)
+
+        def tie(ticket_id: int) -> None:
+            row["ticket_id"] = ticket_id
+            if log is not None:
+                log.ticket_id = ticket_id
+
         entry = matcher.faq.get(decision.entry_id or "") if decision.action == "answer" else None
         if decision.action == "escalate" or (decision.action == "answer" and entry is None):
             guesses = [{"entry_id": g.entry_id, "question": g.question, "score": round(g.score, 1)}
                        for g in decision.suggestions]
             ticket, created = await self.tickets.escalate_in(s, user.id, text, lang, "no_match", guesses)
-            log.ticket_id = ticket.id
+            tie(ticket.id)
             key = "escalated" if created else "joined"
             reply = Reply(key, lang, t(key, lang, ticket=ticket.id, when=self._when(lang)), ticket_id=ticket.id)
-            return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
-        s.add(Message(user_id=user.id, direction="in", sender="user", text=text))
-        await s.flush()
+            return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)], None
+        # kind and meta spelled out: the same columns as the bot's reply below, so a group's messages
+        # go out as one multi-row INSERT (rows of one INSERT need the same columns).
+        add_message(direction="in", sender="user", kind="text", text=text, meta={})
+        if log is not None:
+            await s.flush()  # for log.id; a group commit fills it in after its INSERTs
+        log_id, pending = (log.id, None) if log is not None else (None, row)
         if decision.action == "suggest":
             choices = tuple((g.entry_id, g.question) for g in decision.suggestions)
-            s.add(Message(user_id=user.id, direction="out", sender="bot", kind="suggest", text=t("suggest", lang),
-                          meta={"choices": [c[0] for c in choices]}))
-            return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log.id), []
-        reply = self._entry_reply(entry, lang, log.id, matcher)
-        s.add(Message(user_id=user.id, direction="out", sender="bot", kind="answer", text=reply.text,
-                      meta={"entry_id": entry.id}))
+            add_message(direction="out", sender="bot", kind="suggest", text=t("suggest", lang),
+                        meta={"choices": [c[0] for c in choices]})
+            return Reply("suggest", lang, t("suggest", lang), choices=choices, log_id=log_id), [], pending
+        reply = self._entry_reply(entry, lang, log_id, matcher)
+        add_message(direction="out", sender="bot", kind="answer", text=reply.text, meta={"entry_id": entry.id})
         if not entry.handoff:
-            return reply, []
+            return reply, [], pending
+        if rows is not None:  # the ticket's context message comes after the question and answer
+            await self._insert_rows(s, rows)
         ticket, created = await self.tickets.escalate_in(
             s, user.id, text, lang, "handoff", [{"entry_id": entry.id, "question": entry.text(lang).question, "score": 100}],
             message_kind="context")
-        log.ticket_id = ticket.id
+        tie(ticket.id)
         note = t("escalated", lang, ticket=ticket.id, when=self._when(lang))
         reply = dataclasses.replace(reply, ticket_id=ticket.id, text=f"{reply.text}\n\n{note}")
-        return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)]
+        return reply, [Event("ticket.created" if created else "ticket.message", ticket.id)], pending
 
     async def choose(self, channel: str, external_id: str, entry_id: str, lang: str | None = None) -> Reply:
         """The user picked one of the offered entries (or a follow-up)."""

@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, exists, func, or_, select, update
+from sqlalchemy import and_, event, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -46,24 +46,42 @@ current_inbound_id: ContextVar[int | None] = ContextVar("current_inbound_id", de
 
 
 @dataclass
-class _Run:
+class Run:
+    """One processing run of an inbound row: its lease (attempt), and whether its done-mark has committed."""
+
     id: int
     attempt: int
     done: bool = False
 
 
 # The same row's lease (attempt) and whether the handler's own transaction already marked it done.
-_current_run: ContextVar[_Run | None] = ContextVar("inbox_current_run", default=None)
+_current_run: ContextVar[Run | None] = ContextVar("inbox_current_run", default=None)
 
 
-async def mark_done_in(session: AsyncSession) -> None:
+def current_run() -> Run | None:
+    """The row whose handler is running in this task (None outside the processor), to hand to another task."""
+    return _current_run.get()
+
+
+@contextlib.contextmanager
+def acting_for(run: Run | None) -> Iterator[None]:
+    """Stamp the Messages flushed inside this block with `run`'s row (a group commit writes for several rows)."""
+    token = current_inbound_id.set(run.id if run is not None else None)
+    try:
+        yield
+    finally:
+        current_inbound_id.reset(token)
+
+
+async def mark_done_in(session: AsyncSession, run: Run | None = None) -> None:
     """Mark the row being processed done inside the handler's own transaction (no-op outside the processor).
 
     The mark is conditional on this worker's lease (the attempt number), so a worker whose lease
     was taken over changes nothing; the processor skips its own done commit only once this
-    session has committed with the mark in it.
+    session has committed with the mark in it. `run` (from `current_run`) names the row when the
+    transaction runs in another task than the handler (a group commit); by default it is this task's.
     """
-    run = _current_run.get()
+    run = run if run is not None else _current_run.get()
     if run is None or run.done:
         return
     result = await session.execute(
@@ -75,9 +93,40 @@ async def mark_done_in(session: AsyncSession) -> None:
         event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
+async def mark_many_done_in(session: AsyncSession, runs: list[Run]) -> None:
+    """`mark_done_in` for several rows with one statement (a group commit); each is conditional on its own lease."""
+    runs = [run for run in runs if not run.done]
+    if not runs:
+        return
+    by_id = {run.id: run for run in runs}
+    by_attempt: dict[int, list[int]] = {}
+    for run in runs:
+        by_attempt.setdefault(run.attempt, []).append(run.id)
+    marked = set(await session.scalars(
+        update(Inbound).where(Inbound.status == PENDING,
+                              or_(*(and_(Inbound.id.in_(ids), Inbound.attempts == attempt)
+                                    for attempt, ids in by_attempt.items())))
+        .values(status=DONE, processed_at=utcnow(), locked_until=None).returning(Inbound.id)
+        .execution_options(synchronize_session=False)))
+    if marked:
+        def committed(_session) -> None:
+            for row_id in marked:
+                by_id[row_id].done = True
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+
+
+def stamp_new_messages(session: AsyncSession, run: Run | None) -> None:
+    """Stamp the session's unflushed Messages with `run`'s row, unless stamped already (see `acting_for`)."""
+    if run is None:
+        return
+    for obj in session.new:
+        if isinstance(obj, Message) and "inbound_id" not in (obj.meta or {}):
+            obj.meta = {**(obj.meta or {}), "inbound_id": run.id}
+
+
 def _stamp_message(_mapper, _connection, target: Message) -> None:
     inbound_id = current_inbound_id.get()
-    if inbound_id is not None:
+    if inbound_id is not None and "inbound_id" not in (target.meta or {}):
         target.meta = {**(target.meta or {}), "inbound_id": inbound_id}
 
 
@@ -150,18 +199,22 @@ class Inbox:
         unique: dict[str, tuple[str, dict[str, Any], str | None]] = {}
         for channel, key, payload, order in items:
             unique.setdefault(key[:128], (channel, payload, order))
+        rows = [{"channel": channel, "dedupe_key": key, "payload": payload, "order_key": order, "status": PENDING,
+                 "created_at": now, "attempts": 1, "locked_until": until}
+                for key, (channel, payload, order) in unique.items()]
         try:
             async with self.sessions.begin() as s:
-                rows = [Inbound(channel=channel, dedupe_key=key, payload=payload, order_key=order, status=PENDING,
-                                created_at=now, attempts=1, locked_until=until)
-                        for key, (channel, payload, order) in unique.items()]
-                s.add_all(rows)
+                # One INSERT ... RETURNING for the batch (the ORM would insert row by row on SQLite);
+                # the ids are matched back by dedupe key, unique in the batch.
+                # The table, not the ORM entity: a plain Core INSERT skips the ORM's bulk-insert bookkeeping.
+                table = Inbound.__table__
+                result = await s.execute(insert(table).returning(table.c.dedupe_key, table.c.id), rows)
+                ids = dict(result.all())
         except IntegrityError:  # a repeat (e.g. after a restart): store one by one, repeats return their first row
             return [await self.accept(*item) for item in items]
-        ids = {row.dedupe_key: row.id for row in rows}
-        for row in rows:
-            self._held[row.id] = _Claimed(row.id, dict(row.payload or {}), 1)
-            self._held_until[row.id] = until
+        for key, (_, payload, _) in unique.items():
+            self._held[ids[key]] = _Claimed(ids[key], dict(payload or {}), 1)
+            self._held_until[ids[key]] = until
         self._wake.set()
         seen: set[str] = set()
         result = []
@@ -266,7 +319,7 @@ class Inbox:
             await self._finish(row, DONE)
             return Outcome("recovered", row.id)
         token = current_inbound_id.set(row.id)
-        run = _Run(row.id, row.attempt)
+        run = Run(row.id, row.attempt)
         run_token = _current_run.set(run)
         try:
             result = await handler(row.payload)

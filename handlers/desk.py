@@ -21,6 +21,7 @@ from bot.errors import NotFound
 from bot.events import Event
 from bot.services import Services
 from handlers import store
+from handlers.membership import StaffGroupMembers
 from handlers.render import clip, esc, render_card, render_relay
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class StaffDesk:
         self._refresh_queued: set[int] = set()
         self._relayed_up_to: dict[int, int] = {}  # ticket -> last user Message.id shown in the group
         self._closed = False
+        self.members = StaffGroupMembers(bot, tg.staff_chat_id)
 
     def close(self) -> None:
         """Stop taking jobs (the event bus has no unsubscribe; at shutdown we simply ignore events)."""

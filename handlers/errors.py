@@ -24,11 +24,26 @@ log = logging.getLogger("handlers.errors")
 RETRY: ContextVar[list[BaseException] | None] = ContextVar("telegram_retry", default=None)
 
 
+# PostgreSQL SQLSTATEs that mean "try again later", not "this update is bad": connection exceptions
+# (08), insufficient resources such as too many connections (53), operator intervention such as a
+# shutdown or restart (57P), serialization failure and deadlock (40001, 40P01).
+_AWAY_SQLSTATES = ("08", "53", "57P", "40001", "40P01")
+
+
 def retryable(error: BaseException) -> bool:
     """The database (or its connection) is away, as opposed to a bad value that will fail again."""
     if isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError):
         return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state.startswith(_AWAY_SQLSTATES):
+        return True
+    # 55000 is a broad class; only "database ... is not currently accepting connections" is an outage.
+    return state == "55000" and "accepting connections" in str(orig)
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -61,6 +61,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "You are sending messages very fast. Please wait a moment; I will read new messages again shortly.",
         "zh": "您发送得太快了，请稍候片刻再发送。",
     },
+    "delayed": {
+        "en": "We are a little slow right now. Your message is kept and will be answered shortly.",
+        "zh": "我们这边暂时有些延迟。您的消息已收到并保存，稍后会尽快回复您。",
+    },
     "error": {"en": "Sorry, something went wrong. Please try again.", "zh": "抱歉，出了点问题，请重试。"},
     "stale_button": {"en": "This button no longer works.", "zh": "这个按钮已失效。"},
 }

@@ -1,10 +1,14 @@
 """Staff in the staff group: card buttons, answering by replying, /queue, /mine, /note.
 
-Only configured staff act: Telegram ids in settings (a Staff row is made on their first action)
-or Staff rows that carry a telegram_user_id. Anyone else's press is refused and changes nothing.
+Only staff act: Telegram ids in settings (a Staff row is made on their first action), members of
+the staff group when `telegram.staff_group_members` is on, or Staff accounts that carry a
+telegram_user_id. Anyone else's press is refused and changes nothing.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -24,8 +28,29 @@ async def staff_member(update: Update, context: CustomContext) -> Staff | None:
     if user is None:
         return None
     tg = context.services.settings.telegram
-    return await store.staff_for_telegram(context.services.sessions, user.id, clean(user.full_name), tg.staff_user_ids,
+    staff_ids = tg.staff_user_ids
+    if (tg.staff_group_members and user.id not in staff_ids and user.id not in tg.admin_user_ids
+            and await context.desk.members.includes(user.id)):
+        staff_ids = [*staff_ids, user.id]
+    return await store.staff_for_telegram(context.services.sessions, user.id, clean(user.full_name), staff_ids,
                                           tg.admin_user_ids)
+
+
+StaffCommand = Callable[[Update, CustomContext, Staff], Awaitable[None]]
+
+
+def staff_only(command: StaffCommand) -> Callable[[Update, CustomContext], Awaitable[None]]:
+    """Run a staff command with the acting Staff row; refuse anyone else with one sentence."""
+
+    @functools.wraps(command)
+    async def guarded(update: Update, context: CustomContext) -> None:
+        staff = await staff_member(update, context)
+        if staff is None:
+            await _say(update, context, NOT_STAFF)
+            return
+        await command(update, context, staff)
+
+    return guarded
 
 
 async def _say(update: Update, context: CustomContext, text: str) -> None:
@@ -94,31 +119,23 @@ async def reply(update: Update, context: CustomContext) -> None:
         await _say(update, context, esc(str(exc)))
 
 
-async def queue(update: Update, context: CustomContext) -> None:
+@staff_only
+async def queue(update: Update, context: CustomContext, staff: Staff) -> None:
     """List the open tickets, oldest first."""
-    if await staff_member(update, context) is None:
-        await _say(update, context, NOT_STAFF)
-        return
     views = await context.services.tickets.list("all")
     await _say(update, context, render_queue(views, "Open tickets"))
 
 
-async def mine(update: Update, context: CustomContext) -> None:
+@staff_only
+async def mine(update: Update, context: CustomContext, staff: Staff) -> None:
     """List the tickets the sender has claimed."""
-    staff = await staff_member(update, context)
-    if staff is None:
-        await _say(update, context, NOT_STAFF)
-        return
     views = await context.services.tickets.list("mine", staff_id=staff.id)
     await _say(update, context, render_queue(views, "Your tickets"))
 
 
-async def note(update: Update, context: CustomContext) -> None:
+@staff_only
+async def note(update: Update, context: CustomContext, staff: Staff) -> None:
     """Add an internal note (never shown to the user) to the ticket whose card this replies to."""
-    staff = await staff_member(update, context)
-    if staff is None:
-        await _say(update, context, NOT_STAFF)
-        return
     text = clean(" ".join(context.args or [])).strip()
     ticket_id = await _ticket_of(update, context)
     if ticket_id is None or not text:

@@ -45,14 +45,30 @@ async def card_of(sessions: Sessions, ticket_id: int, chat_id: int) -> RelayLink
 
 async def staff_for_telegram(sessions: Sessions, telegram_user_id: int, name: str, staff_ids: list[int],
                              admin_ids: list[int]) -> Staff | None:
-    """The Staff row of a Telegram user allowed to act, created on first action for configured ids; else None."""
+    """The Staff row of a Telegram user allowed to act, created on first action for configured ids; else None.
+
+    Rows this function made (`tg<id>`, no password) last only as long as the id stays allowed: taking
+    someone out of `staff_user_ids` (or out of the staff group) takes their rights away, and their
+    role follows `admin_user_ids`. Accounts made with `helpdesk staff add --telegram-id` last while active.
+    """
+    allowed = telegram_user_id in staff_ids or telegram_user_id in admin_ids
+    role = "admin" if telegram_user_id in admin_ids else "staff"
     async with sessions() as s:
         staff = await s.scalar(select(Staff).where(Staff.telegram_user_id == telegram_user_id))
     if staff is not None:
-        return staff if staff.active else None
-    if telegram_user_id not in staff_ids and telegram_user_id not in admin_ids:
+        if not staff.active:
+            return None
+        if not _made_here(staff):
+            return staff
+        if not allowed:
+            return None
+        if staff.role != role:
+            async with sessions.begin() as s:
+                await s.execute(update(Staff).where(Staff.id == staff.id).values(role=role))
+            staff.role = role
+        return staff
+    if not allowed:
         return None
-    role = "admin" if telegram_user_id in admin_ids else "staff"
     try:
         async with sessions.begin() as s:
             staff = Staff(username=f"tg{telegram_user_id}", display_name=(name or f"tg{telegram_user_id}")[:128],
@@ -62,6 +78,11 @@ async def staff_for_telegram(sessions: Sessions, telegram_user_id: int, name: st
     except IntegrityError:  # the same person's second button press created it first
         async with sessions() as s:
             return await s.scalar(select(Staff).where(Staff.telegram_user_id == telegram_user_id))
+
+
+def _made_here(staff: Staff) -> bool:
+    """A row staff_for_telegram created on a first action, not an account an administrator made."""
+    return staff.username == f"tg{staff.telegram_user_id}" and not staff.password_hash
 
 
 async def rate(sessions: Sessions, ticket_id: int, user_id: int, stars: int) -> bool:

@@ -15,10 +15,11 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import text
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
@@ -26,31 +27,38 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.inbox import Inbox
 from bot.services import Services
 from handlers import register
+from handlers.bot_request import AiohttpRequest
 from handlers.context import CONTEXT_TYPES, attach
 from handlers.desk import StaffDesk
 from handlers.dispatch import Dispatcher
 from handlers.errors import RETRY, redact, retryable
 from handlers.flood import FloodGuard
-from handlers.phrases import COMMANDS
+from handlers.phrases import COMMANDS, lang_of, p
 from handlers.transport import TelegramTransport, retry_seconds
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-CONCURRENCY = 16  # stored updates of different chats processed at once (each chat in order)
+CONCURRENCY = 200  # stored updates of different chats processed at once (each chat in order)
+HTTP_IN_FLIGHT = 8  # connections for Bot API calls (besides getUpdates); more calls wait for one
 BACKLOG_SWEEP_SECONDS = 2.0  # how often to look for rows the dispatcher left (retries, a crashed process's rows)
 BACKLOG_MAX_WAIT = 30.0  # ... and sweep at least this often even while the dispatcher is busy
 POLL_TIMEOUT = 10  # seconds a getUpdates call may wait for news
+DELAY_PEEK_SECONDS = 2.0  # during an outage, how often to look for newly arrived chats to tell
 
 
 class RetryLater(Exception):
     """The update met a passing failure (the database is away): the inbox keeps it and tries again."""
 
 
+class DatabaseAway(Exception):
+    """Storing failed and the database does not answer a plain query either: keep the update, try again."""
+
+
 def build_application(services: Services) -> Application:
     tg = services.settings.telegram
     builder = (ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)
                .context_types(CONTEXT_TYPES).updater(None)
-               .connection_pool_size(CONCURRENCY + 8).pool_timeout(10.0))
+               .request(AiohttpRequest(HTTP_IN_FLIGHT)))
     if tg.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter())
     return builder.build()
@@ -78,6 +86,22 @@ def order_key(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def waiting_private_chats(payloads: list[dict[str, Any]]) -> dict[int, str]:
+    """{chat id: "zh"|"en"} of the private chats these updates come from (groups are never told anything)."""
+    chats: dict[int, str] = {}
+    for payload in payloads:
+        for kind in ("message", "edited_message", "callback_query"):
+            body = payload.get(kind)
+            if not isinstance(body, dict):
+                continue
+            sender = body.get("from") if isinstance(body.get("from"), dict) else {}
+            message = body.get("message") if kind == "callback_query" else body
+            chat = message.get("chat") if isinstance(message, dict) else None
+            if isinstance(chat, dict) and chat.get("type") == "private" and isinstance(chat.get("id"), int):
+                chats.setdefault(chat["id"], lang_of(sender.get("language_code")))
+    return chats
+
+
 class TelegramSide:
     """One per process: owns the Application, the dispatcher and backlog sweep, the intake loop and the desk task."""
 
@@ -88,6 +112,8 @@ class TelegramSide:
         self.backlog = Inbox(services.sessions)
         self.dispatcher = Dispatcher(self.inbox, self.process, CONCURRENCY)
         self.desk = StaffDesk(services, application.bot)
+        self.outage_since: float | None = None  # when storing updates began to fail (None: it works)
+        self.told: set[int] = set()  # chats told of the delay in this outage
         self.flood = FloodGuard(services.settings.telegram.flood_messages, services.settings.telegram.flood_window_seconds)
         attach(application, services, self.desk, self.flood)
         register(application, services.settings.telegram)
@@ -148,6 +174,7 @@ class TelegramSide:
         except Exception as exc:
             if retryable(exc):
                 raise
+            await self._database_answers()  # an update is dropped only by a database that works and refuses it
             fixed = storable(payload)
             if fixed is not None and fixed != payload:
                 return await self.accept(fixed, key)
@@ -175,7 +202,7 @@ class TelegramSide:
             batch = [payload for payload in (updates if isinstance(updates, list) else [])
                      if isinstance(payload, dict) and isinstance(payload.get("update_id"), int)]
             if batch:
-                await self._store_batch_with_retry(batch)
+                await self._store_batch_with_retry(batch, offset)
                 offset = max(offset, *(payload["update_id"] + 1 for payload in batch))
 
     async def take_many(self, batch: list[dict[str, Any]]) -> None:
@@ -190,6 +217,7 @@ class TelegramSide:
         except Exception as exc:
             if retryable(exc):
                 raise
+            await self._database_answers()
             for payload, _ in keyed:
                 await self._store_with_retry(payload)
             return
@@ -197,26 +225,109 @@ class TelegramSide:
             if is_new:
                 self.dispatcher.submit(key, row_id)
 
-    async def _store_batch_with_retry(self, batch: list[dict[str, Any]]) -> None:
-        await self._retry_store(lambda: self.take_many(batch), f"a batch of {len(batch)} updates")
+    async def _database_answers(self) -> None:
+        """Raise DatabaseAway unless the database answers `SELECT 1`.
+
+        Why: an error `retryable` does not know is not always a refused value. asyncpg reported "the
+        database is not accepting connections" as a plain DBAPIError, and that outage dropped updates;
+        `retryable` now knows that state (and PostgreSQL's other "try later" states), and this probe
+        stays as the net for drivers and states it does not list, on the rare path that drops data.
+        """
+        try:
+            async with self.services.sessions() as s:
+                await s.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise DatabaseAway(type(exc).__name__) from exc
+
+    async def _store_batch_with_retry(self, batch: list[dict[str, Any]], offset: int) -> None:
+        await self._retry_store(lambda: self.take_many(batch), f"a batch of {len(batch)} updates", batch, offset)
 
     async def _store_with_retry(self, payload: dict[str, Any]) -> None:
-        await self._retry_store(lambda: self.take(payload), f"update {payload.get('update_id')}")
+        await self._retry_store(lambda: self.take(payload), f"update {payload.get('update_id')}", [payload])
 
-    async def _retry_store(self, store: Callable[[], Awaitable[object]], what: str) -> None:
-        """Store, retrying while the database is away (the offset is held meanwhile); give up on other errors."""
+    async def _retry_store(self, store: Callable[[], Awaitable[object]], what: str, waiting: list[dict[str, Any]],
+                           offset: int | None = None) -> None:
+        """Store, retrying while the database is away (the offset is held meanwhile); give up on other errors.
+
+        If that takes longer than `delay_notice_seconds`, the private chats waiting are told once (see
+        `tell_waiting`); with `offset` (polling), updates that arrive meanwhile are looked at too.
+        """
         delay = 0.5
-        while True:
-            try:
-                await store()
-                return
-            except Exception as exc:  # the database is away: hold the offset and keep trying
-                if not retryable(exc):
-                    log.error("could not store %s, dropped: %s", what, self._redact(repr(exc)))
+        async with self.noticing(waiting, offset):
+            while True:
+                try:
+                    await store()
                     return
-                log.warning("could not store %s, retrying: %s", what, type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                except Exception as exc:  # the database is away: hold the offset and keep trying
+                    if not (retryable(exc) or isinstance(exc, DatabaseAway)):
+                        log.error("could not store %s, dropped: %s", what, self._redact(repr(exc)))
+                        return
+                    log.warning("could not store %s, retrying: %s", what, type(exc).__name__)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+
+    @contextlib.asynccontextmanager
+    async def noticing(self, waiting: list[dict[str, Any]], offset: int | None = None) -> AsyncIterator[None]:
+        """Around a store: if it has not succeeded `delay_notice_seconds` into an outage, tell the waiting chats.
+
+        The outage starts at the first store that failed or took that long, and ends with the
+        first store that succeeds; each chat is told at most once per outage.
+        """
+        started = time.monotonic()
+        threshold = self.services.settings.telegram.delay_notice_seconds
+        teller = asyncio.create_task(self.tell_waiting(started, waiting, offset)) if threshold else None
+        try:
+            yield
+        except Exception:
+            self.outage_since = self.outage_since or started
+            if teller is not None and not teller.done() and time.monotonic() - self.outage_since >= threshold:
+                teller.cancel()  # failed fast (a webhook's 503) well into an outage: tell them now, once
+                await asyncio.gather(teller, return_exceptions=True)
+                teller = None
+                await self.tell_waiting(started, waiting, None)
+            raise
+        else:
+            self.outage_since = None
+            self.told.clear()
+        finally:
+            if teller is not None:
+                teller.cancel()
+                await asyncio.gather(teller, return_exceptions=True)
+
+    async def tell_waiting(self, started: float, waiting: list[dict[str, Any]], offset: int | None) -> None:
+        """After the threshold, tell each waiting private chat once that its message is kept (no database needed).
+
+        Runs until cancelled (the store succeeded). With `offset`, it also looks at updates that arrived
+        since, with getUpdates at the same offset (which acknowledges nothing new).
+        """
+        threshold = self.services.settings.telegram.delay_notice_seconds
+        await asyncio.sleep(max(0.0, min(self.outage_since or started, started) + threshold - time.monotonic()))
+        self.outage_since = self.outage_since or started
+        while True:
+            seen = list(waiting)
+            if offset is not None:
+                seen += await self._peek(offset)
+            for chat_id, lang in waiting_private_chats(seen).items():
+                if chat_id in self.told:
+                    continue
+                self.told.add(chat_id)
+                try:
+                    await self.application.bot.send_message(chat_id, p("delayed", lang))
+                except Exception as exc:  # the notice is a courtesy: never let it stop the intake
+                    log.warning("could not send the delay notice: %s", self._redact(f"{type(exc).__name__}: {exc}"))
+            if offset is None:
+                return
+            await asyncio.sleep(DELAY_PEEK_SECONDS)
+
+    async def _peek(self, offset: int) -> list[dict[str, Any]]:
+        """The updates Telegram holds from `offset` on, without moving it; [] if that fails."""
+        try:
+            updates = await self.application.bot.do_api_request(
+                "getUpdates", api_kwargs={"offset": offset or None, "timeout": 0, "allowed_updates": Update.ALL_TYPES})
+        except TelegramError as exc:
+            log.warning("getUpdates (looking for waiting chats) failed: %s", self._redact(str(exc)))
+            return []
+        return [u for u in updates if isinstance(u, dict)] if isinstance(updates, list) else []
 
     async def webhook(self, request: web.Request) -> web.Response:
         """Telegram's POST: refuse without the right secret; answer 200 only once the update is stored."""
@@ -231,7 +342,8 @@ class TelegramSide:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not an update")
         try:
-            await self.take(payload)
+            async with self.noticing([payload]):
+                await self.take(payload)
         except Exception as exc:  # not stored: Telegram will send it again
             log.warning("could not store webhook update: %s", type(exc).__name__)
             return web.Response(status=503, text="try again")
@@ -305,6 +417,12 @@ async def set_commands(application: Application) -> None:
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language_code)
 
 
+async def close_request(application: Application) -> None:
+    """After a failed start: the bot's aiohttp session was opened before getMe failed, and PTB leaves it open."""
+    with contextlib.suppress(Exception):
+        await application.bot.request.shutdown()
+
+
 async def start_telegram(services: Services, web_app: web.Application) -> list[asyncio.Task]:
     """Start Telegram when a token is configured; return the tasks to cancel at shutdown.
 
@@ -323,8 +441,10 @@ async def start_telegram(services: Services, web_app: web.Application) -> list[a
     try:
         await application.initialize()
     except InvalidToken:
+        await close_request(application)
         raise RuntimeError("Telegram refused the bot token (telegram.token); check it with BotFather") from None
     except NetworkError as exc:
+        await close_request(application)
         raise RuntimeError(f"cannot reach the Bot API at {tg.base_url}: {redact(str(exc), [tg.token])}") from None
     try:
         await set_commands(application)

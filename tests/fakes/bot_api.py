@@ -60,6 +60,7 @@ class FakeBotApi:
         self.failures: dict[tuple[str, int | None], list[tuple[int, str, dict]]] = {}
         self.sent_hook: Any = None  # optional callable(Call) for benchmarks
         self.delivered_at: dict[int, float] = {}  # update_id -> when getUpdates first handed it to the bot
+        self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status for getChatMember; else "left"
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
@@ -253,6 +254,14 @@ class FakeBotApi:
 
     def _m_createForumTopic(self, params: dict) -> dict:
         return {"message_thread_id": next(self._message_ids), "name": params.get("name", ""), "icon_color": 7322096}
+
+    def _m_getChatMember(self, params: dict) -> dict:
+        user_id = int(params["user_id"])
+        status = self.members.get((int(params["chat_id"]), user_id), "left")
+        member: dict[str, Any] = {"status": status, "user": person(user_id)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        return member
 
     def _m_setWebhook(self, params: dict) -> bool:
         self.webhook = params

@@ -4,13 +4,14 @@ stored before acknowledged, processed exactly once across crashes, one chat in o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
 from queue_helpers import FakeClock
 from sqlalchemy import event, func, select
 
-from bot.db.models import Inbound, Message
+from bot.db.models import Inbound, Message, QuestionLog, User
 from bot.inbox import Inbox, order_key_for
 
 QUESTION = "小专利保护几年"
@@ -145,3 +146,84 @@ async def test_released_rows_are_free_for_any_worker_at_once(services):
     assert await Inbox(services.sessions).process_pending(handler) == 2
     assert seen == ["x:1", "x:2"]
     assert (await inbox.process_row(rows[0][0], handler)).status == "busy"  # no longer held: not run again
+
+
+async def test_questions_in_flight_together_share_one_commit_each_row_done_and_stamped_with_its_own(services):
+    inbox = Inbox(services.sessions)
+    rows = await inbox.accept_many(batch(*((f"g:{i}", f"g{i}") for i in range(6))))
+
+    async def handler(payload):
+        return await services.conversation.ask("web", payload["visitor"], payload["text"])
+
+    with counting_commits(services) as commits:
+        outcomes = await asyncio.gather(*(inbox.process_row(row_id, handler) for row_id, _ in rows))
+    assert [o.status for o in outcomes] == ["done"] * 6
+    assert len(commits) == 1  # six questions, one transaction (users, logs, messages, done-marks)
+    assert all(o.result.kind == "answer" and o.result.log_id is not None for o in outcomes)
+    assert len({o.result.log_id for o in outcomes}) == 6
+    async with services.sessions() as s:
+        assert set((await s.scalars(select(Inbound.status))).all()) == {"done"}
+        assert await s.scalar(select(func.count()).select_from(User)) == 6
+    for row_id, _ in rows:
+        assert await stamped(services, row_id) == 1
+
+
+async def test_a_group_with_an_answer_a_handoff_and_an_escalation_writes_each_in_order_with_its_log(services):
+    inbox = Inbox(services.sessions)
+    texts = {"m1": "小专利保护几年", "m2": "is my product infringing", "m3": "what's the weather in Paris tomorrow"}
+    rows = await inbox.accept_many([("web", f"m:{v}", {"visitor": v, "text": text}, order_key_for("web", v))
+                                    for v, text in texts.items()])
+
+    async def handler(payload):
+        return await services.conversation.ask("web", payload["visitor"], payload["text"])
+
+    with counting_commits(services) as commits:
+        outcomes = await asyncio.gather(*(inbox.process_row(row_id, handler) for row_id, _ in rows))
+    assert len(commits) == 1  # three kinds of question, one transaction
+    answered, handoff, escalated = (o.result for o in outcomes)
+    assert answered.kind == "answer" and not answered.ticket_id
+    assert handoff.kind == "answer" and handoff.handoff and handoff.ticket_id
+    assert escalated.kind == "escalated" and escalated.ticket_id
+    async with services.sessions() as s:
+        users = dict((await s.execute(select(User.external_id, User.id))).all())
+        logs = {row.user_id: row for row in await s.scalars(select(QuestionLog))}
+        said = {v: (await s.execute(select(Message.sender, Message.kind, Message.ticket_id, Message.meta)
+                                    .where(Message.user_id == users[v]).order_by(Message.id))).all() for v in texts}
+    # each reply carries its own question's log id; the logs of the tickets name them
+    assert logs[users["m1"]].id == answered.log_id and logs[users["m1"]].ticket_id is None
+    assert logs[users["m2"]].id == handoff.log_id and logs[users["m2"]].ticket_id == handoff.ticket_id
+    assert logs[users["m3"]].ticket_id == escalated.ticket_id
+    # a chat's messages in the order said (the handoff's context after the question and the answer),
+    # each stamped with the chat's own inbox row
+    assert [(sender, kind) for sender, kind, _, _ in said["m2"]] == [("user", "text"), ("bot", "answer"), ("user", "context")]
+    assert said["m2"][2][2] == handoff.ticket_id
+    assert [(sender, kind) for sender, kind, _, _ in said["m1"]] == [("user", "text"), ("bot", "answer")]
+    for (row_id, _), v in zip(rows, texts, strict=True):
+        assert {meta["inbound_id"] for *_, meta in said[v]} == {row_id}
+
+
+async def test_a_question_that_breaks_its_group_is_retried_alone_and_the_others_are_answered(services):
+    inbox = Inbox(services.sessions)
+    rows = await inbox.accept_many(batch(("p:1", "p1"), ("p:2", "poisoned"), ("p:3", "p3")))
+    failures = []
+
+    def refuse_the_poisoned_user(_conn, _cursor, statement, parameters, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and "poisoned" in repr(parameters):
+            failures.append(statement.split()[2])
+            raise ValueError("refused")  # stands for a row the database will not take
+
+    async def handler(payload):
+        return await services.conversation.ask("web", payload["visitor"], payload["text"])
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", refuse_the_poisoned_user)
+    try:
+        outcomes = await asyncio.gather(*(inbox.process_row(row_id, handler) for row_id, _ in rows))
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", refuse_the_poisoned_user)
+    assert [o.status for o in outcomes] == ["done", "retry", "done"]
+    assert len(failures) == 2  # once in the group, once alone
+    async with services.sessions() as s:
+        statuses = dict((await s.execute(select(Inbound.dedupe_key, Inbound.status))).all())
+    assert statuses == {"p:1": "done", "p:2": "pending", "p:3": "done"}
+    assert await stamped(services, rows[0][0]) == 1 and await stamped(services, rows[1][0]) == 0
+    assert (await Inbox(services.sessions).process_row(rows[1][0], handler)).status == "busy"  # postponed, not lost
