@@ -115,7 +115,7 @@ class Driver:
         start = time.perf_counter()
         try:
             ok = await coro
-        except (TimeoutError, aiohttp.ClientError, AssertionError, KeyError) as exc:
+        except (TimeoutError, aiohttp.ClientError, AssertionError, KeyError, AttributeError) as exc:  # 503 pages
             self.stats.errors[f"{kind}: {type(exc).__name__}"] += 1
             return
         self.stats.latency[kind].append((time.perf_counter() - start) * 1000)
@@ -256,6 +256,16 @@ async def account(db_url: str) -> dict:
     return {"user_messages": user_msgs, "staff_replies": staff_msgs, "question_log": questions, "outbox": outbox}
 
 
+def slope_per_min(samples: list[dict], key: str = "rss_mb", since: float = 0.0) -> float | None:
+    """Least-squares slope of `key` per minute over the samples taken at or after `since` seconds."""
+    rows = [(s["t"] / 60, s[key]) for s in samples if s["t"] >= since and key in s]
+    if len(rows) < 3:
+        return None
+    mx, my = statistics.fmean(x for x, _ in rows), statistics.fmean(y for _, y in rows)
+    var = sum((x - mx) ** 2 for x, _ in rows)
+    return round(sum((x - mx) * (y - my) for x, y in rows) / var, 3) if var else None
+
+
 def summarize(stats: Stats, db: dict, exit_info: dict, args: argparse.Namespace) -> dict:
     samples = stats.samples
     warm = [s for s in samples if s["t"] >= 60] or samples
@@ -272,6 +282,7 @@ def summarize(stats: Stats, db: dict, exit_info: dict, args: argparse.Namespace)
         "minutes": args.minutes, "rate_per_s": args.rate, "visitors": args.visitors,
         "sent": dict(stats.sent), "ok": dict(stats.ok), "errors": dict(stats.errors), "latency": lat,
         "rss_mb_first_vs_last_sixth": [med(first, "rss_mb"), med(last, "rss_mb")],
+        "rss_mb_per_min_second_half": slope_per_min(samples, since=samples[-1]["t"] / 2 if samples else 0),
         "fds_first_vs_last_sixth": [med(first, "fds"), med(last, "fds")],
         "threads_first_vs_last_sixth": [med(first, "threads"), med(last, "threads")],
         "pg_connections_first_vs_last_sixth": [med(first, "pg_connections"), med(last, "pg_connections")],
@@ -287,6 +298,12 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=300)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temp dir)")
     parser.add_argument("--out", type=Path, help="write the JSON result here")
+    parser.add_argument("--probe", type=float, metavar="SECONDS",
+                        help="run the server under bench.soak_probe: heap, gc and task counts every SECONDS "
+                             "to soak-probe.jsonl next to --out")
+    parser.add_argument("--probe-frames", type=int, default=0, metavar="N",
+                        help="with --probe, tracemalloc with N frames per allocation (0: off; on, the server is several "
+                             "times slower)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="helpdesk-soak-"))
@@ -298,10 +315,19 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "bot", "staff", "add", "soak", "--role", "admin", "--password-stdin"],
                    input=password + "\n", text=True, env=env, check=True, cwd=ROOT)
     log = open(workdir / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "bot", "run"]
+    if args.probe:
+        probe_out = (args.out.parent if args.out else workdir) / "soak-probe.jsonl"
+        probe_out.unlink(missing_ok=True)
+        env["HELPDESK_SOAK_PROBE_OUT"] = str(probe_out)
+        env["HELPDESK_SOAK_PROBE_FRAMES"] = str(args.probe_frames)
+        command = [sys.executable, "-m", "bench.soak_probe", str(args.probe), "run"]
+    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(600):  # up to 2 minutes: the matcher is fitted at start-up
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited with {server.returncode}; see {workdir / 'server.log'}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break

@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,24 +56,16 @@ def setup_logging(settings: Settings) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the main job until interrupted."""
-    from bot.db.migrate import SchemaError
     from bot.runtime import serve
-    from bot.services import StartupError
 
     settings = _settings(args)
     setup_logging(settings)
-    try:
-        asyncio.run(serve(settings))
-    except (StartupError, SchemaError) as exc:
-        print(f"helpdesk: cannot start: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"helpdesk: cannot start: {_describe_os_error(exc, settings)}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"helpdesk: cannot start: database error: {_first_line(exc)}", file=sys.stderr)
-        return 1
-    return 0
+
+    async def main() -> int:
+        await serve(settings)
+        return 0
+
+    return _one_line_errors(main, "cannot start: ", lambda exc: _describe_os_error(exc, settings))
 
 
 def _describe_os_error(exc: OSError, settings: Settings) -> str:
@@ -86,8 +79,7 @@ def _describe_os_error(exc: OSError, settings: Settings) -> str:
 def _with_db(args: argparse.Namespace, work) -> int:
     """Open the database (migrated), run `work(sessions)`, and turn known errors into one line."""
     from bot.db.engine import make_engine, make_sessionmaker
-    from bot.db.migrate import SchemaError, upgrade
-    from bot.errors import HelpdeskError
+    from bot.db.migrate import upgrade
 
     settings = _settings(args)
 
@@ -99,17 +91,25 @@ def _with_db(args: argparse.Namespace, work) -> int:
         finally:
             await engine.dispose()
 
+    return _one_line_errors(main, "", lambda exc: f"the database is unreachable: {exc.strerror or exc}")
+
+
+def _one_line_errors(main: Callable[[], Awaitable[int]], prefix: str, os_error: Callable[[OSError], str]) -> int:
+    """Run `main()`; known failures (bad state, database away, port taken) become one line and exit 1."""
+    from bot.db.migrate import SchemaError
+    from bot.errors import HelpdeskError
+    from bot.services import StartupError
+
     try:
-        return asyncio.run(main())
-    except (HelpdeskError, SchemaError) as exc:
-        print(f"helpdesk: {exc}", file=sys.stderr)
-        return 1
+        return asyncio.run(main()) or 0
+    except (HelpdeskError, StartupError, SchemaError) as exc:
+        message = str(exc)
     except OSError as exc:
-        print(f"helpdesk: the database is unreachable: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        message = os_error(exc)
     except SQLAlchemyError as exc:
-        print(f"helpdesk: database error: {_first_line(exc)}", file=sys.stderr)
-        return 1
+        message = f"database error: {_first_line(exc)}"
+    print(f"helpdesk: {prefix}{message}", file=sys.stderr)
+    return 1
 
 
 def _first_line(exc: SQLAlchemyError) -> str:

@@ -207,22 +207,44 @@ async def events(request: web.Request) -> web.StreamResponse:
     visitor = request.cookies.get(VISITOR_COOKIE)
     if not visitor:
         raise _error(401, "no chat session; reload the page")
-    services = request.app[SERVICES]
-    mine: dict[int, bool] = {}
+    return await live.stream(request, OwnTickets(request.app[SERVICES], visitor).accept)
 
-    async def accept(event: Event) -> dict | None:
+
+class OwnTickets:
+    """Which tickets are this visitor's, asked of the database once per ticket and remembered, within a bound.
+
+    A chat page stays open for days and hears about every ticket in the helpdesk: remembering
+    each answer forever made every open page grow with the whole queue. The visitor's own
+    tickets are few and always kept; the others are forgotten oldest first beyond `others`.
+    """
+
+    def __init__(self, services: Services, visitor: str, others: int = 256):
+        self.services, self.visitor, self.limit = services, visitor, others
+        self.mine: set[int] = set()
+        self.others: dict[int, None] = {}  # insertion-ordered: the oldest is forgotten first
+
+    async def accept(self, event: Event) -> dict | None:
         if event.kind == "chat.message":
-            return {"ticket_id": event.ticket_id} if event.data.get("visitor") == visitor else None
+            return {"ticket_id": event.ticket_id} if event.data.get("visitor") == self.visitor else None
         if event.ticket_id is None or event.kind not in ("ticket.message", "ticket.updated"):
             return None
-        if event.ticket_id not in mine:
-            async with services.sessions() as s:
-                owner = await s.scalar(select(User.external_id).join(Ticket, Ticket.user_id == User.id)
-                                       .where(Ticket.id == event.ticket_id, User.channel == CHANNEL))
-            mine[event.ticket_id] = owner == visitor
-        return {"ticket_id": event.ticket_id} if mine[event.ticket_id] else None
+        return {"ticket_id": event.ticket_id} if await self.is_mine(event.ticket_id) else None
 
-    return await live.stream(request, accept)
+    async def is_mine(self, ticket_id: int) -> bool:
+        if ticket_id in self.mine:
+            return True
+        if ticket_id in self.others:
+            return False
+        async with self.services.sessions() as s:
+            owner = await s.scalar(select(User.external_id).join(Ticket, Ticket.user_id == User.id)
+                                   .where(Ticket.id == ticket_id, User.channel == CHANNEL))
+        if owner == self.visitor:
+            self.mine.add(ticket_id)
+            return True
+        self.others[ticket_id] = None
+        if len(self.others) > self.limit:
+            del self.others[next(iter(self.others))]
+        return False
 
 
 def reply_json(reply: Reply) -> dict:

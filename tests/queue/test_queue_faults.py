@@ -3,43 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 
-import asyncpg
+from fakes.outage import database_away
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 
 from bot.db.models import Inbound, Message, Ticket, User
 from bot.inbox import Inbox, order_key_for
-from bot.pg_notify import asyncpg_dsn
 
 WAIT = 30.0  # a bound on a hang, not a speed requirement
-
-
-@contextlib.asynccontextmanager
-async def database_away(services):
-    """PostgreSQL: the database refuses connections and its sessions are killed. SQLite: another process holds
-    an exclusive lock (what a writer sees of a stuck or busy database; busy_timeout makes it wait)."""
-    url = services.settings.database_url
-    if services.engine.dialect.name == "postgresql":
-        name = make_url(url).database
-        admin = await asyncpg.connect(asyncpg_dsn(url).rsplit("/", 1)[0] + "/postgres")
-        try:
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-            yield
-        finally:
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            await admin.close()
-    else:
-        lock = sqlite3.connect(make_url(url).database, isolation_level=None, timeout=30)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
 
 
 async def test_messages_arriving_while_the_database_is_away_are_kept_and_processed(services):

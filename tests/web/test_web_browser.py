@@ -150,3 +150,39 @@ async def test_sme_asks_staff_claims_and_replies_live(services, site, browser):
     await expect(sme.locator("#log li")).to_contain_text("已删除")
     for ctx in (staff_ctx, sme_ctx, admin_ctx):
         await ctx.close()
+
+
+async def test_a_question_that_meets_a_database_outage_is_kept_and_answered_once_it_returns(services, site, browser):
+    """The server answers 503 (nothing stored); the page says so once, sends again, and the answer arrives."""
+    from playwright.async_api import expect
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.db.engine import make_sessionmaker
+    from bot.db.models import QuestionLog
+
+    ctx = await browser.new_context(locale="en-GB")
+    page = await ctx.new_page()
+    await page.goto(site + "/")
+    good = services.conversation.sessions
+    dead = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    services.conversation.sessions = make_sessionmaker(dead)  # every question now meets a refused connection
+    try:
+        await page.fill("#text", "how long does a utility model patent last")
+        await page.click("#send")
+        notice = page.locator("#log li.delay")
+        await expect(notice).to_contain_text("Your question is kept")
+        await expect(page.locator("#text")).to_have_value("")
+    finally:
+        services.conversation.sessions = good
+        await dead.dispose()
+    answer = page.locator("#log li.answer")
+    await expect(answer).to_have_count(1, timeout=20_000)
+    await expect(answer).to_contain_text("10")
+    await expect(notice).to_have_count(0)
+    await expect(page.locator("#log li.error")).to_have_count(0)
+    async with services.sessions() as s:
+        asked = await s.scalar(select(func.count()).select_from(QuestionLog)
+                               .where(QuestionLog.text == "how long does a utility model patent last"))
+    assert asked == 1
+    await ctx.close()

@@ -23,15 +23,49 @@
     return li;
   }
   async function post(path, body) {
-    const resp = await fetch(path, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-      body: JSON.stringify(Object.assign({lang: lang}, body || {})),
-    });
+    let resp;
+    try {
+      resp = await fetch(path, {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify(Object.assign({lang: lang}, body || {})),
+      });
+    } catch (e) {  // the server cannot be reached at all: treated like "busy"
+      return {error: w.wError, busy: true, retryAfter: 5};
+    }
     let data = {};
     try { data = await resp.json(); } catch (e) { data = {error: w.wError}; }
     if (!resp.ok && !data.error) data.error = w.wError;
+    if (resp.status === 503) {
+      data.busy = true;
+      data.retryAfter = parseInt(resp.headers.get("Retry-After") || "5", 10) || 5;
+    }
     return data;
+  }
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  const GIVE_UP_MS = 120000;
+  // A question that meets a busy server (503: nothing was stored) is kept and sent again, with one
+  // notice; after two minutes it goes back into the input box, so the visitor never loses it.
+  async function ask(text) {
+    add("user", text);
+    const started = Date.now();
+    let notice = null;
+    for (;;) {
+      const data = await post("/api/chat/ask", {text: text});
+      if (!data.busy) {
+        if (notice) notice.remove();
+        render(data);
+        return;
+      }
+      if (Date.now() - started > GIVE_UP_MS) {
+        if (notice) notice.remove();
+        add("bot error", w.wDelayGaveUp);
+        if (!form.elements.text.value) form.elements.text.value = text;
+        return;
+      }
+      if (!notice) notice = add("bot notice delay", w.wDelay);
+      await sleep(Math.min(data.retryAfter, 10) * 1000);
+    }
   }
   function buttons(li, items, cls) {
     const box = el("div", cls);
@@ -97,7 +131,7 @@
     if (!text) return;
     if (text.length > parseInt(w.max, 10)) { add("bot error", w.wTooLong); return; }
     form.elements.text.value = "";
-    await send("/api/chat/ask", {text: text}, text);
+    await ask(text);
   });
   document.getElementById("human").addEventListener("click", askPerson);
   document.getElementById("status").addEventListener("click", () => send("/api/chat/status", {}));
