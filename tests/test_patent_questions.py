@@ -5,6 +5,8 @@ keywords, colloquial, typos, 小专利/费减/PCT/UM, traditional characters, mi
 English, long messages with context), none of them a copy of an FAQ title or phrasing.
 `expected` is the entry that answers the question, or null when no entry does (unrelated
 requests, and near-domain questions such as EPO or Japanese fees that the FAQ does not cover).
+On 2026-11-21 (round 5) the file was enlarged from 329 to 493 questions: 164 new ones written
+the same way (90 Chinese, 74 English by detect_lang; 16 of them out of scope), covering 127 entries.
 
 The floors below are a few points under what the matcher scored when the file was written
 (default MatchSettings, matcher of commit 62a0ba4, 2026-11-21): in-scope accuracy 53.2 %,
