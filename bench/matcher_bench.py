@@ -7,6 +7,7 @@
     .venv/bin/python -m bench.matcher_bench --scale 1000 15000 50000
     .venv/bin/python -m bench.matcher_bench --rev e5f34c6 --dataset clinc     # the matcher of an older commit
     .venv/bin/python -m bench.matcher_bench --patent-faq /tmp/old-faq --dataset patent   # another FAQ for the patent sets
+    .venv/bin/python -m bench.matcher_bench --patent-questions /tmp/pq.jsonl --dataset patent-dev   # a frozen copy
 
 Results go to docs/benchmarks.md by hand; every figure there names the command that made it.
 """
@@ -123,10 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, nargs="+", metavar="N", help="phrasing counts for the speed/memory run")
     parser.add_argument("--rev", help="score the matcher of this git commit (its own defaults) instead of the working tree's")
     parser.add_argument("--patent-faq", help="an FAQ directory to use for the patent sets instead of faq/")
+    parser.add_argument("--patent-questions", help="a labelled-questions file for the patent sets instead of "
+                        "tests/data/patent_questions.jsonl (e.g. a frozen copy while others append to it)")
     args = parser.parse_args(argv)
     settings = dataclasses.replace(MatchSettings(), **VARIANTS[args.variant])
     if args.patent_faq:
         datasets.PATENT_FAQ = Path(args.patent_faq)
+    if args.patent_questions:
+        datasets.PATENT_QUESTIONS = Path(args.patent_questions)
     if args.rev:
         tmp = tempfile.mkdtemp(prefix="matcher-rev-")
         cls = old_matcher(args.rev, Path(tmp))

@@ -7,6 +7,7 @@ patent questions (`bench.datasets.patent_half`). Each set is run once with the b
 replayed without re-running. Never touches a test split or the patent held-out half.
 
     .venv/bin/python -m bench.tune
+    .venv/bin/python -m bench.tune --patent-questions /tmp/pq.jsonl --patent-faq /tmp/faq --banking-seeds 1 2 3
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import dataclasses
 import itertools
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -76,7 +78,18 @@ def main() -> None:
     parser.add_argument("--suggest", type=float, nargs="+", default=[20, 30, 40])
     parser.add_argument("--min-raw", type=float, nargs="+", default=[25, 30, 35])
     parser.add_argument("--suggest-raw", type=float, nargs="+", default=[10, 15, 20])
+    parser.add_argument("--patent-questions", help="labelled patent questions (default tests/data/patent_questions.jsonl)")
+    parser.add_argument("--patent-faq", help="an FAQ directory for the patent set instead of faq/ (e.g. a frozen copy)")
+    parser.add_argument("--banking-seeds", type=int, nargs="*", default=[],
+                        help="also judge the bands on BANKING77 train re-split with these seeds (the default split is seed 4)")
     args = parser.parse_args()
+    if args.patent_questions:
+        datasets.PATENT_QUESTIONS = Path(args.patent_questions)
+    if args.patent_faq:
+        datasets.PATENT_FAQ = Path(args.patent_faq)
+    for seed in args.banking_seeds:  # round 4's lesson: one split can flatter the bands (matcher.md, "Round 4")
+        SETS[f"banking@{seed}"] = lambda seed=seed: datasets.banking(seed=seed)
+        args.sets += f",banking@{seed}"
     base = MatchSettings()
     results = {name: collect(name, base) for name in args.sets.split(",")}
     print("\nraw-score quantiles 10/50/90 (right / wrong best guess / out of scope):")
