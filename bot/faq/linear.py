@@ -82,6 +82,8 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
     bias_accum = np.zeros(n_groups)
     rng = np.random.default_rng(seed)
     vals32 = vals.astype(np.float32)
+    seen = np.zeros(n_features, dtype=bool)
+    slot = np.zeros(n_features, dtype=np.int64)
     for _ in range(epochs):
         order = rng.permutation(rows)
         for start in range(0, len(order), batch):
@@ -89,20 +91,36 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
             s, e = indptr[b], indptr[b + 1]
             pos = _ranges(s, e)
             # The batch as a small dense matrix over the features it uses: two BLAS products do the work.
-            uf, inv = np.unique(cols[pos], return_inverse=True)
+            # The batch's features, sorted, and each position's slot among them (what `np.unique(...,
+            # return_inverse=True)` gives, without its sort: a mark per feature, then a look-up).
+            c = cols[pos]
+            seen[c] = True
+            uf = np.flatnonzero(seen)
+            seen[uf] = False
+            slot[uf] = np.arange(len(uf))
+            inv = slot[c]
             xb = np.zeros((len(b), len(uf)), dtype=np.float32)
             xb[np.repeat(np.arange(len(b)), e - s), inv] = vals32[pos]
-            wu = weights[uf]
-            z = xb @ wu + bias.astype(np.float32)
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
+            wu = np.take(weights, uf, axis=0)  # take is faster than fancy indexing for whole rows
+            p = xb @ wu
+            p += bias.astype(np.float32)
+            p -= p.max(axis=1, keepdims=True)
+            np.exp(p, out=p)
             p /= p.sum(axis=1, keepdims=True)
             p[np.arange(len(b)), labels[b]] -= 1.0
             p /= len(b)
             g = xb.T @ p
-            acc = accum[uf] + g * g
+            # Adagrad, in place (the same values as `w - rate * g / (sqrt(acc) + 1e-6)`, fewer temporaries):
+            # the update over the batch's rows of W was ~45 % of the fit at 15,000 phrasings.
+            acc = np.take(accum, uf, axis=0)
+            acc += g * g
             accum[uf] = acc
-            weights[uf] = wu - rate * g / (np.sqrt(acc) + 1e-6)
+            np.sqrt(acc, out=acc)
+            acc += 1e-6
+            g *= rate
+            g /= acc
+            wu -= g
+            weights[uf] = wu
             gb = p.sum(axis=0)
             bias_accum += gb * gb
             bias -= rate * gb / (np.sqrt(bias_accum) + 1e-6)

@@ -20,8 +20,8 @@ _CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
 # Anything that is neither a letter/digit nor a CJK character separates words; the
 # apostrophe is dropped inside words so "don't" and "dont" meet.
 _APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
-_NON_WORD = re.compile(r"[^\w]+|_+", re.UNICODE)
-_SPACE = re.compile(r"\s+")
+# One pattern for every run of separators (whitespace included), so no second pass squeezes spaces.
+_NON_WORD = re.compile(r"[\W_]+")
 # A CJK run next to Latin letters or digits gets a space, so "申请pct专利" tokenises as 申请 / pct / 专利.
 _CJK_EDGE = re.compile(f"(?<=[{_CJK_CLASS}])(?=[^{_CJK_CLASS}\\s])|(?<=[^{_CJK_CLASS}\\s])(?=[{_CJK_CLASS}])")
 _TOKEN = re.compile(f"[{_CJK_CLASS}]+|[^\\s{_CJK_CLASS}]+")
@@ -36,13 +36,20 @@ def to_simplified(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), case-fold, traditional to simplified, punctuation to spaces, one space between words."""
+    """NFKC (full-width to half-width), case-fold, traditional to simplified, punctuation to spaces, one space between words.
+
+    Text without Chinese skips the conversion and the CJK-edge pass (round 5: 10 -> 4 µs per
+    text, the same output on 34,500 benchmark, FAQ and question texts).
+    """
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = to_simplified(text)
+    cjk = _CJK.search(text) is not None
+    if cjk:
+        text = _T2S.convert(text)
     text = _APOSTROPHE.sub("", text)
     text = _NON_WORD.sub(" ", text)
-    text = _CJK_EDGE.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()
+    if cjk:  # the edge pattern needs a CJK character on one side
+        text = _CJK_EDGE.sub(" ", text)
+    return text.strip()
 
 
 def detect_lang(text: str) -> str:
