@@ -69,11 +69,13 @@ class TfidfIndex:
         # Multinomial naive Bayes on the same tf-idf "counts" (Rennie et al. 2003): log P(f|e) with
         # additive smoothing splits into a sparse part (features the entry has) and a per-entry constant.
         self._totals = np.bincount(c_grp, weights=csum, minlength=n_groups)
-        self._nb = _Postings(c_col, c_grp, np.log(csum + NB_ALPHA) - math.log(NB_ALPHA), len(vocab))
         self._nb_const = math.log(NB_ALPHA) - np.log(self._totals + NB_ALPHA * n_feat)
         self._cnorm = np.sqrt(np.bincount(c_grp, weights=csum * csum, minlength=n_groups))
         self._key, self._csum = uniq, csum  # (group, feature) -> summed weight, for leave-one-out
-        self._centroid = _Postings(c_col, c_grp, csum / np.maximum(self._cnorm[c_grp], 1e-12), len(vocab))
+        # Centroid cosines and naive-Bayes terms share their (feature, entry) pairs: one postings list with two
+        # weights, so a question walks it once (round 5).
+        self._groups_postings = _Postings(c_col, c_grp, csum / np.maximum(self._cnorm[c_grp], 1e-12), len(vocab),
+                                          second=np.log(csum + NB_ALPHA) - math.log(NB_ALPHA))
 
     def vector(self, feats: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's unit vector as (feature ids, weights); unknown features count in the norm.
@@ -108,6 +110,11 @@ class TfidfIndex:
         """
         return self._doc.dot(ids, w, self.n_docs)
 
+    def entry_scores(self, ids: np.ndarray, w: np.ndarray, leave_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`group_scores` and `log_posterior` from one walk of the postings."""
+        cos, nb = self._groups_postings.dot_pair(ids, w, self.n_groups)
+        return self._centroid_cosines(cos, leave_out), self._nb_posterior(nb, ids, w, leave_out)
+
     def log_posterior(self, ids: np.ndarray, w: np.ndarray, leave_out: int | None = None) -> np.ndarray:
         """Naive-Bayes log P(entry | question) with a uniform prior: a fitted, discriminative view that
         learns which features tell close entries apart, where cosines only measure overlap.
@@ -115,8 +122,11 @@ class TfidfIndex:
         `leave_out`: the question IS one of this group's phrasings (same vector); score it as
         if that phrasing had not been counted in the group's statistics.
         """
+        return self.entry_scores(ids, w, leave_out)[1]
+
+    def _nb_posterior(self, s: np.ndarray, ids: np.ndarray, w: np.ndarray, leave_out: int | None) -> np.ndarray:
         total_w = float(w.sum())
-        s = self._nb.dot(ids, w, self.n_groups) + self._nb_const * total_w
+        s += self._nb_const * total_w
         if leave_out is not None and len(ids):
             g = leave_out
             pos = np.searchsorted(self._key, g * self.n_features + ids)
@@ -130,7 +140,9 @@ class TfidfIndex:
 
     def group_scores(self, ids: np.ndarray, w: np.ndarray, leave_out: int | None = None) -> np.ndarray:
         """Cosine of the question with every entry's centroid (`leave_out` as in `log_posterior`)."""
-        s = self._centroid.dot(ids, w, self.n_groups)
+        return self.entry_scores(ids, w, leave_out)[0]
+
+    def _centroid_cosines(self, s: np.ndarray, leave_out: int | None) -> np.ndarray:
         if leave_out is not None:
             # |c - x|^2 = |c|^2 - 2 c.x + 1 and q = x, so cos(q, c - x) = (c.x - 1) / |c - x|.
             g = leave_out
@@ -150,7 +162,7 @@ class _Postings:
     """
 
     def __init__(self, col: np.ndarray, row: np.ndarray, w: np.ndarray, n_features: int, n_rows: int = 0,
-                 dense_share: float | None = None):
+                 dense_share: float | None = None, second: np.ndarray | None = None):
         counts = np.bincount(col, minlength=n_features)
         self.dense_of = np.full(n_features, -1, dtype=np.int64)  # feature -> its dense row, or -1
         self.dense = np.zeros((0, n_rows), dtype=np.float32)
@@ -166,6 +178,8 @@ class _Postings:
         order = np.argsort(col, kind="stable")
         self.rows = row[order].astype(np.int32)
         self.weights = w[order].astype(np.float32)  # half the memory traffic; scores need ~4 digits
+        # `second`: another weight per (feature, row) pair, for `dot_pair` (no dense rows then).
+        self.second = None if second is None else second[order].astype(np.float32)
         self.indptr = np.zeros(n_features + 1, dtype=np.int64)
         np.cumsum(counts, out=self.indptr[1:])
 
@@ -178,6 +192,17 @@ class _Postings:
                 out += w[common].astype(np.float32) @ self.dense[d[common]]
                 return out
         return self._sparse_dot(ids, w, n_rows)
+
+    def dot_pair(self, ids: np.ndarray, w: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The dot products with both weights, from one walk (the same sums, in the same order, as two `dot`s)."""
+        starts, ends = self.indptr[ids], self.indptr[ids + 1]
+        lengths = ends - starts
+        if len(ids) == 0 or int(lengths.sum()) == 0:
+            return np.zeros(n_rows), np.zeros(n_rows)
+        pos = _ranges(starts, ends)
+        rows, ws = self.rows[pos], np.repeat(w, lengths)
+        return (np.bincount(rows, weights=self.weights[pos] * ws, minlength=n_rows),
+                np.bincount(rows, weights=self.second[pos] * ws, minlength=n_rows))
 
     def _sparse_dot(self, ids: np.ndarray, w: np.ndarray, n_rows: int) -> np.ndarray:
         if len(ids) == 0:

@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.faq.calibration import PRIOR, Calibration, fit
-from bot.faq.index import TfidfIndex
+from bot.faq.index import TfidfIndex, _ranges
 from bot.faq.linear import SoftmaxModel
 from bot.faq.linear import fit as fit_linear
 from bot.faq.loader import iter_phrasings
@@ -214,9 +214,10 @@ class Matcher:
             doc[leave_out] = -1.0
             sizes = sizes.copy()
             sizes[own] -= 1
-        lexical = 0.5 * self._index.group_scores(ids, w, own) + 0.5 * self._knn(doc, s.neighbours, sizes)
+        centroid, bayes = self._index.entry_scores(ids, w, own)
+        lexical = 0.5 * centroid + 0.5 * self._knn(doc, s.neighbours, sizes)
         if s.bayes_weight:
-            lexical += s.bayes_weight * np.maximum(self._index.log_posterior(ids, w, own), -10.0)
+            lexical += s.bayes_weight * np.maximum(bayes, -10.0)
         model = self.model if leave_out is None else self._heldout_model  # which never saw the held-out phrasing
         if s.linear_weight and model is not None:
             lexical += s.linear_weight * np.maximum(model.log_posterior(ids, w), -10.0)
@@ -256,19 +257,23 @@ class Matcher:
 
     def _fuzzy(self, norm: str, doc: np.ndarray, top: np.ndarray) -> np.ndarray:
         """rapidfuzz token_set_ratio against each entry's three lexically closest phrasings (one C call)."""
-        rows, owner = [], []
-        for i, g in enumerate(top.tolist()):
-            lo, hi = int(self._bounds[g]), int(self._bounds[g + 1])  # an entry's phrasings are contiguous
-            d = doc[lo:hi]
-            pick = np.argpartition(-d, 2)[:3] if len(d) > 3 else np.arange(len(d))
-            for j in pick.tolist():
-                if d[j] > -1.0:  # not the held-out phrasing
-                    rows.append(lo + j)
-                    owner.append(i)
+        lo, hi = self._bounds[top], self._bounds[top + 1]  # an entry's phrasings are contiguous
+        sizes = hi - lo
+        pos = _ranges(lo, hi)
+        owner = np.repeat(np.arange(len(top)), sizes)
+        # Best first within each entry (ties: the earlier phrasing), then each entry's first three, in one sort
+        # rather than one argpartition per entry (round 5).
+        order = np.lexsort((-doc[pos], owner))
+        rank = np.arange(len(pos)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        rows = pos[order[rank < 3]]
+        owner = owner[order[rank < 3]]
+        live = doc[rows] > -1.0  # not the held-out phrasing
+        rows, owner = rows[live], owner[live]
         out = np.zeros(len(top))
-        if rows:
-            ratios = process.cdist([norm], [self._texts[r] for r in rows], scorer=fuzz.token_set_ratio, workers=1)[0]
-            np.maximum.at(out, np.asarray(owner), ratios)
+        if len(rows):
+            ratios = process.cdist([norm], [self._texts[r] for r in rows.tolist()], scorer=fuzz.token_set_ratio,
+                                   workers=1)[0]
+            np.maximum.at(out, owner, ratios)
         return out
 
     def decide(self, text: str, lang: str | None = None) -> Decision:
