@@ -1,4 +1,5 @@
-"""The sparse index: dense rows for common features give the same scores as the postings walk."""
+"""The sparse index: dense rows for common features give the same scores as the postings walk, and one walk
+with two weights gives the two walks' sums."""
 
 import numpy as np
 
@@ -31,3 +32,27 @@ def test_index_scores_are_cosines():
     scores = index.doc_scores(ids, w)
     assert scores[0] == np.float64(scores.max()) and abs(scores[0] - 1.0) < 1e-5  # a phrasing is its own best match
     assert np.all(scores >= -1e-9) and np.all(scores <= 1 + 1e-5)
+
+
+def test_dot_pair_is_two_dots():
+    rng = np.random.default_rng(5)
+    n_rows, n_features, n = 50, 30, 600
+    col, row = np.unique(np.c_[rng.integers(0, n_features, n), rng.integers(0, n_rows, n)], axis=0).T
+    w1, w2 = rng.uniform(0.1, 1.0, len(col)), rng.uniform(-1.0, 1.0, len(col))
+    pair = _Postings(col, row, w1, n_features, second=w2)
+    for size in (0, 1, 3, 12):
+        ids = rng.choice(n_features, size, replace=False)
+        q = rng.uniform(0.1, 1.0, size)
+        a, b = pair.dot_pair(ids, q, n_rows)
+        assert np.array_equal(a, _Postings(col, row, w1, n_features).dot(ids, q, n_rows))
+        assert np.array_equal(b, _Postings(col, row, w2, n_features).dot(ids, q, n_rows))
+
+
+def test_entry_scores_match_the_single_scores():
+    texts = ["how much is the patent fee", "the fee for a utility model", "how long does the patent last", "the the the"]
+    index = TfidfIndex([features(normalize(t)) for t in texts], np.array([0, 0, 1, 1], dtype=np.int32), 2)
+    ids, w = index.vector(features(normalize("patent fee")))
+    for own in (None, 0, 1):
+        cos, nb = index.entry_scores(ids, w, own)
+        assert np.array_equal(cos, index.group_scores(ids, w, own))
+        assert np.array_equal(nb, index.log_posterior(ids, w, own))

@@ -18,6 +18,11 @@ from bot.faq.normalize import Synonyms, detect_lang, features, normalize, stem
         ("", ""),
         ("😀🎉", ""),
         ("a_b__c", "a b c"),
+        ("a _ b", "a b"),  # separators and underscores in one run give one space
+        ("  -- x --  ", "x"),
+        ("a\u3000_\tb", "a b"),  # no Chinese: the fast path squeezes the same way
+        ("中_文 abc中", "中 文 abc 中"),
+        ("ﬁling 1中2", "filing 1 中 2"),  # NFKC ligature; digits next to Chinese
     ],
 )
 def test_normalize(raw, expected):
