@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -77,12 +77,11 @@ class TfidfIndex:
         self._groups_postings = _Postings(c_col, c_grp, csum / np.maximum(self._cnorm[c_grp], 1e-12), len(vocab),
                                           second=np.log(csum + NB_ALPHA) - math.log(NB_ALPHA))
 
-    def vector(self, feats: Sequence[str], discount: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def vector(self, feats: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's unit vector as (feature ids, weights); unknown features count in the norm.
 
         Keeping unknown words in the norm matters for out-of-scope questions: a question
         that shares one word with the FAQ and brings five new ones should score low.
-        `discount`: multipliers of unknown features that are everyday filler (bot.faq.common_words).
         """
         ids: list[int] = []
         tfs: list[float] = []
@@ -92,8 +91,6 @@ class TfidfIndex:
             tf = 1.0 + math.log(count) if count > 1 else 1.0
             i = get(feat)
             if i is None:
-                if discount:
-                    tf *= discount.get(feat, 1.0)
                 unknown += (tf * self.unknown_idf) ** 2
             else:
                 ids.append(i)

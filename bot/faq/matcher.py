@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.faq import common_words
 from bot.faq.calibration import PRIOR, Calibration, fit
 from bot.faq.index import TfidfIndex, _ranges
 from bot.faq.linear import SoftmaxModel
@@ -29,8 +28,6 @@ MAX_QUERY_CHARS = 1000  # longer messages are letters, not questions: score thei
 CALIBRATION_WORK = 3_000_000
 # Epochs of the fitted linear model shrink on big FAQs to bound the build (15,000 phrasings: 1; 8,000: 2; 1,500: 4).
 LINEAR_WORK = 20_000
-# A Chinese question's unknown everyday characters ("我想问一下") count little in its norm (round 6; False: off).
-DISCOUNT_FILLER = True
 
 
 @dataclass(frozen=True)
@@ -239,7 +236,7 @@ class Matcher:
     def scores(self, text: str) -> list[tuple[int, float]]:
         """(entry position, raw similarity 0-100) for the best entries, best first; ties keep FAQ order."""
         norm = self._synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
-        ids, w = self._index.vector(features(norm), common_words.load().weights(norm) if DISCOUNT_FILLER else None)
+        ids, w = self._index.vector(features(norm))
         if not len(ids) or not self.faq.entries:
             return []
         return [(g, 100.0 * r) for g, r in self._ranked(norm, ids, w)]
