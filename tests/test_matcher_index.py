@@ -56,3 +56,21 @@ def test_entry_scores_match_the_single_scores():
         cos, nb = index.entry_scores(ids, w, own)
         assert np.array_equal(cos, index.group_scores(ids, w, own))
         assert np.array_equal(nb, index.log_posterior(ids, w, own))
+
+
+def test_dense_rows_pair_and_many_rows_score_like_postings():
+    """Dense rows with two weights (the entries' postings) and the one-product path for many dense rows (round 6)."""
+    rng = np.random.default_rng(7)
+    n_rows, n_features, n = 60, 40, 1500
+    col = rng.integers(0, n_features, n) ** 2 % n_features
+    col, row = np.unique(np.c_[col, rng.integers(0, n_rows, n)], axis=0).T
+    w1, w2 = rng.uniform(0.1, 1.0, len(col)), rng.uniform(-1.0, 1.0, len(col))
+    sparse = _Postings(col, row, w1, n_features, second=w2)
+    for dtype in (np.float32, np.float64):
+        dense = _Postings(col, row, w1, n_features, n_rows, dense_share=0.1, second=w2, dense_dtype=dtype)
+        assert 0 < len(dense.dense) < n_features
+        for size in (0, 1, 3, 12, 40):  # 40: every dense row, so the one-product path
+            ids = rng.choice(n_features, size, replace=False)
+            q = rng.uniform(0.1, 1.0, size)
+            for got, want in zip(dense.dot_pair(ids, q, n_rows), sparse.dot_pair(ids, q, n_rows), strict=True):
+                np.testing.assert_allclose(got, want, atol=1e-5 if dtype == np.float32 else 1e-12)
