@@ -3,6 +3,7 @@ with two weights gives the two walks' sums."""
 
 import numpy as np
 
+from bot.faq import index as index_module
 from bot.faq.index import TfidfIndex, _Postings
 from bot.faq.normalize import features, normalize
 
@@ -58,8 +59,10 @@ def test_entry_scores_match_the_single_scores():
         assert np.array_equal(nb, index.log_posterior(ids, w, own))
 
 
-def test_dense_rows_pair_and_many_rows_score_like_postings():
-    """Dense rows with two weights (the entries' postings) and the one-product path for many dense rows (round 6)."""
+def test_dense_rows_pair_and_blocks_score_like_postings(monkeypatch):
+    """Dense rows with two weights (the entries' postings), and many dense rows multiplied in column blocks (round 6)."""
+    monkeypatch.setattr(index_module, "DENSE_BLOCK_BYTES", 64)
+    monkeypatch.setattr(index_module, "DENSE_BLOCK", 16)
     rng = np.random.default_rng(7)
     n_rows, n_features, n = 60, 40, 1500
     col = rng.integers(0, n_features, n) ** 2 % n_features
@@ -69,7 +72,7 @@ def test_dense_rows_pair_and_many_rows_score_like_postings():
     for dtype in (np.float32, np.float64):
         dense = _Postings(col, row, w1, n_features, n_rows, dense_share=0.1, second=w2, dense_dtype=dtype)
         assert 0 < len(dense.dense) < n_features
-        for size in (0, 1, 3, 12, 40):  # 40: every dense row, so the one-product path
+        for size in (0, 1, 3, 12, 40):  # from 3 features on, some products go by column blocks
             ids = rng.choice(n_features, size, replace=False)
             q = rng.uniform(0.1, 1.0, size)
             for got, want in zip(dense.dot_pair(ids, q, n_rows), sparse.dot_pair(ids, q, n_rows), strict=True):

@@ -28,6 +28,9 @@ DENSE_SHARE = 0.08
 # The same for the entries' centroid and naive-Bayes pairs: features of more than this share of the entries are
 # dense float64 rows (both weights side by side; at 15,000 phrasings 763 features of 227 entries, +2.6 MB).
 GROUP_DENSE_SHARE = 0.2
+# Dense rows gathered past this size are multiplied in blocks of this many columns (round 6).
+DENSE_BLOCK_BYTES = 1 << 20
+DENSE_BLOCK = 1024
 
 
 class TfidfIndex:
@@ -202,14 +205,18 @@ class _Postings:
     def _dense_dot(self, d: np.ndarray, w: np.ndarray) -> np.ndarray:
         """The dense rows `d` times the weights `w`.
 
-        Many rows (a long message): one product over all dense rows with zeros for the rest, which
-        reads each row once; gathering 70 of 112 rows of 15,000 floats first cost twice that (round 6).
+        Many wide rows (a long message: 50-70 of 112 rows of 15,000 floats) are gathered and multiplied
+        1,024 columns at a time, so the gathered block stays in cache instead of a 4 MB copy being written
+        and read back (round 6: 0.37-0.53 -> 0.24-0.42 ms; the same sums, column by column).
         """
-        if 3 * len(d) > len(self.dense):
-            full = np.zeros(len(self.dense), dtype=self.dense.dtype)
-            full[d] = w
-            return full @ self.dense
-        return w.astype(self.dense.dtype) @ self.dense[d]
+        w = w.astype(self.dense.dtype)
+        width = self.dense.shape[1]
+        if len(d) * width * self.dense.itemsize <= DENSE_BLOCK_BYTES:
+            return w @ self.dense[d]
+        out = np.empty(width, dtype=self.dense.dtype)
+        for lo in range(0, width, DENSE_BLOCK):
+            out[lo:lo + DENSE_BLOCK] = w @ self.dense[d, lo:lo + DENSE_BLOCK]
+        return out
 
     def dot(self, ids: np.ndarray, w: np.ndarray, n_rows: int) -> np.ndarray:
         if len(self.dense) and len(ids):
@@ -251,14 +258,17 @@ class _Postings:
             return np.zeros(n_rows)
         starts, ends = self.indptr[ids], self.indptr[ids + 1]
         lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
+        if int(lengths.sum()) == 0:
             return np.zeros(n_rows)
         if len(ids) == 1:
             s, e = int(starts[0]), int(ends[0])
             return np.bincount(self.rows[s:e], weights=self.weights[s:e] * w[0], minlength=n_rows)
-        pos = _ranges(starts, ends)
-        return np.bincount(self.rows[pos], weights=self.weights[pos] * np.repeat(w, lengths), minlength=n_rows)
+        # Each feature's postings are one slice: joining the slices beats gathering an index range (round 6:
+        # a long message's ~55,000 entries 0.48 -> 0.33 ms; the same values in the same order).
+        spans = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        rows = np.concatenate([self.rows[x] for x in spans])
+        weights = np.concatenate([self.weights[x] for x in spans])
+        return np.bincount(rows, weights=weights * np.repeat(w, lengths), minlength=n_rows)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
