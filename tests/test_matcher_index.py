@@ -77,3 +77,18 @@ def test_dense_rows_pair_and_blocks_score_like_postings(monkeypatch):
             q = rng.uniform(0.1, 1.0, size)
             for got, want in zip(dense.dot_pair(ids, q, n_rows), sparse.dot_pair(ids, q, n_rows), strict=True):
                 np.testing.assert_allclose(got, want, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_postings_walk_by_slices_equals_index_range(monkeypatch):
+    """Joining per-feature slices (long lists) and gathering one index range (short lists) add the same terms."""
+    rng = np.random.default_rng(11)
+    n_rows, n_features, n = 200, 30, 2500
+    col, row = np.unique(np.c_[rng.integers(0, n_features, n), rng.integers(0, n_rows, n)], axis=0).T
+    postings = _Postings(col, row, rng.uniform(0.1, 1.0, len(col)), n_features)
+    for size in (2, 5, 30):
+        ids = rng.choice(n_features, size, replace=False)
+        q = rng.uniform(0.1, 1.0, size)
+        monkeypatch.setattr(index_module, "SLICE_MIN", 0)
+        by_slices = postings.dot(ids, q, n_rows)
+        monkeypatch.setattr(index_module, "SLICE_MIN", 10**9)
+        assert np.array_equal(by_slices, postings.dot(ids, q, n_rows))

@@ -32,6 +32,9 @@ GROUP_DENSE_SHARE = 0.2
 # Dense rows gathered past this size are multiplied in blocks of this many columns (round 6).
 DENSE_BLOCK_BYTES = 1 << 20
 DENSE_BLOCK = 1024
+# A postings walk joins per-feature slices when the lists average at least this many entries, else gathers one
+# index range (a Python step per feature costs about what a vector pass over ~60 entries does).
+SLICE_MIN = 64
 
 
 class TfidfIndex:
@@ -263,16 +266,22 @@ class _Postings:
             return np.zeros(n_rows)
         starts, ends = self.indptr[ids], self.indptr[ids + 1]
         lengths = ends - starts
-        if int(lengths.sum()) == 0:
+        total = int(lengths.sum())
+        if total == 0:
             return np.zeros(n_rows)
         if len(ids) == 1:
             s, e = int(starts[0]), int(ends[0])
             return np.bincount(self.rows[s:e], weights=self.weights[s:e] * w[0], minlength=n_rows)
-        # Each feature's postings are one slice: joining the slices beats gathering an index range (round 6:
-        # a long message's ~55,000 entries 0.48 -> 0.33 ms; the same values in the same order).
-        spans = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        rows = np.concatenate([self.rows[x] for x in spans])
-        weights = np.concatenate([self.weights[x] for x in spans])
+        if total < SLICE_MIN * len(ids):  # short lists (a small FAQ): one index range
+            pos = _ranges(starts, ends)
+            rows, weights = self.rows[pos], self.weights[pos]
+        else:
+            # Each feature's postings are one slice: joining the slices beats gathering an index range when the
+            # lists are long (round 6: a long message's ~55,000 entries 0.52 -> 0.43 ms, interleaved; the same
+            # values in the same order).
+            spans = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+            rows = np.concatenate([self.rows[x] for x in spans])
+            weights = np.concatenate([self.weights[x] for x in spans])
         return np.bincount(rows, weights=weights * np.repeat(w, lengths), minlength=n_rows)
 
 
