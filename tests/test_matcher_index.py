@@ -3,6 +3,7 @@ with two weights gives the two walks' sums."""
 
 import numpy as np
 
+from bot.faq import index as index_module
 from bot.faq.index import TfidfIndex, _Postings
 from bot.faq.normalize import features, normalize
 
@@ -56,3 +57,38 @@ def test_entry_scores_match_the_single_scores():
         cos, nb = index.entry_scores(ids, w, own)
         assert np.array_equal(cos, index.group_scores(ids, w, own))
         assert np.array_equal(nb, index.log_posterior(ids, w, own))
+
+
+def test_dense_rows_pair_and_blocks_score_like_postings(monkeypatch):
+    """Dense rows with two weights (the entries' postings), and many dense rows multiplied in column blocks (round 6)."""
+    monkeypatch.setattr(index_module, "DENSE_BLOCK_BYTES", 64)
+    monkeypatch.setattr(index_module, "DENSE_BLOCK", 16)
+    rng = np.random.default_rng(7)
+    n_rows, n_features, n = 60, 40, 1500
+    col = rng.integers(0, n_features, n) ** 2 % n_features
+    col, row = np.unique(np.c_[col, rng.integers(0, n_rows, n)], axis=0).T
+    w1, w2 = rng.uniform(0.1, 1.0, len(col)), rng.uniform(-1.0, 1.0, len(col))
+    sparse = _Postings(col, row, w1, n_features, second=w2)
+    for dtype in (np.float32, np.float64):
+        dense = _Postings(col, row, w1, n_features, n_rows, dense_share=0.1, second=w2, dense_dtype=dtype)
+        assert 0 < len(dense.dense) < n_features
+        for size in (0, 1, 3, 12, 40):  # from 3 features on, some products go by column blocks
+            ids = rng.choice(n_features, size, replace=False)
+            q = rng.uniform(0.1, 1.0, size)
+            for got, want in zip(dense.dot_pair(ids, q, n_rows), sparse.dot_pair(ids, q, n_rows), strict=True):
+                np.testing.assert_allclose(got, want, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_postings_walk_by_slices_equals_index_range(monkeypatch):
+    """Joining per-feature slices (long lists) and gathering one index range (short lists) add the same terms."""
+    rng = np.random.default_rng(11)
+    n_rows, n_features, n = 200, 30, 2500
+    col, row = np.unique(np.c_[rng.integers(0, n_features, n), rng.integers(0, n_rows, n)], axis=0).T
+    postings = _Postings(col, row, rng.uniform(0.1, 1.0, len(col)), n_features)
+    for size in (2, 5, 30):
+        ids = rng.choice(n_features, size, replace=False)
+        q = rng.uniform(0.1, 1.0, size)
+        monkeypatch.setattr(index_module, "SLICE_MIN", 0)
+        by_slices = postings.dot(ids, q, n_rows)
+        monkeypatch.setattr(index_module, "SLICE_MIN", 10**9)
+        assert np.array_equal(by_slices, postings.dot(ids, q, n_rows))

@@ -84,6 +84,10 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
     vals32 = vals.astype(np.float32)
     seen = np.zeros(n_features, dtype=bool)
     slot = np.zeros(n_features, dtype=np.int64)
+    # Work arrays for the batch's rows of W, sized for the largest batch and reused (round 6: a fresh ~1 MB array
+    # per step and per batch cost page faults; `take` into a buffer needs mode="clip", "raise" buffers it again).
+    cap = min(n_features, int(np.sort(np.diff(indptr))[-batch:].sum()))
+    buf_w, buf_a, buf_g, buf_t = (np.empty((cap, n_groups), dtype=np.float32) for _ in range(4))
     for _ in range(epochs):
         order = rng.permutation(rows)
         for start in range(0, len(order), batch):
@@ -99,9 +103,10 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
             seen[uf] = False
             slot[uf] = np.arange(len(uf))
             inv = slot[c]
-            xb = np.zeros((len(b), len(uf)), dtype=np.float32)
+            n = len(uf)
+            xb = np.zeros((len(b), n), dtype=np.float32)
             xb[np.repeat(np.arange(len(b)), e - s), inv] = vals32[pos]
-            wu = np.take(weights, uf, axis=0)  # take is faster than fancy indexing for whole rows
+            wu = np.take(weights, uf, axis=0, out=buf_w[:n], mode="clip")  # take beats fancy indexing for whole rows
             p = xb @ wu
             p += bias.astype(np.float32)
             p -= p.max(axis=1, keepdims=True)
@@ -109,11 +114,11 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
             p /= p.sum(axis=1, keepdims=True)
             p[np.arange(len(b)), labels[b]] -= 1.0
             p /= len(b)
-            g = xb.T @ p
+            g = np.matmul(xb.T, p, out=buf_g[:n])
             # Adagrad, in place (the same values as `w - rate * g / (sqrt(acc) + 1e-6)`, fewer temporaries):
             # the update over the batch's rows of W was ~45 % of the fit at 15,000 phrasings.
-            acc = np.take(accum, uf, axis=0)
-            acc += g * g
+            acc = np.take(accum, uf, axis=0, out=buf_a[:n], mode="clip")
+            acc += np.multiply(g, g, out=buf_t[:n])
             accum[uf] = acc
             np.sqrt(acc, out=acc)
             acc += 1e-6

@@ -249,9 +249,9 @@ class Matcher:
         vals = doc[best]
         order = np.lexsort((-vals, g))  # by entry, best first within each entry
         g, vals = g[order], vals[order]
-        first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-        rank = np.arange(len(g)) - np.repeat(first, np.diff(np.r_[first, len(g)]))
-        keep = (rank < k) & (vals > 0)
+        # Sorted by entry: a value is among its entry's k best when the value k places back is another entry's.
+        keep = vals > 0
+        keep[k:] &= g[k:] != g[:-k]
         out = np.bincount(g[keep], weights=vals[keep], minlength=self._index.n_groups)
         return out / np.maximum(1, np.minimum(k, sizes))
 
@@ -264,9 +264,10 @@ class Matcher:
         # Best first within each entry (ties: the earlier phrasing), then each entry's first three, in one sort
         # rather than one argpartition per entry (round 5).
         order = np.lexsort((-doc[pos], owner))
-        rank = np.arange(len(pos)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        rows = pos[order[rank < 3]]
-        owner = owner[order[rank < 3]]
+        first3 = np.ones(len(pos), dtype=bool)  # owner is sorted: the first three of each entry, as in `_knn`
+        first3[3:] = owner[3:] != owner[:-3]
+        rows = pos[order[first3]]
+        owner = owner[first3]
         live = doc[rows] > -1.0  # not the held-out phrasing
         rows, owner = rows[live], owner[live]
         out = np.zeros(len(top))
