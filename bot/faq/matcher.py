@@ -32,6 +32,7 @@ LINEAR_WORK = 20_000
 # Entries whose phrasing cosines (k-NN and the phrasings rapidfuzz re-scores) are computed for a question: the best
 # by every other term (round 7; at least `rerank`). 12 gave the same results on the development sets as all entries.
 CANDIDATES = 16
+PRUNE_MIN_PHRASINGS = 4_000  # below this the pruning costs more than it saves (1,000 phrasings: p99 +0.1-0.2 ms)
 
 
 @dataclass(frozen=True)
@@ -224,19 +225,21 @@ class Matcher:
         # Phrasing cosines only for the candidate entries, the best by every other term (round 7): an entry
         # outside them ranks below all of them whatever its k-NN term, since that term is >= 0.
         n_cand = max(CANDIDATES, s.rerank, s.suggestions + 1) + len(exact)
-        if n_cand < len(centroid):
+        if n_cand < len(centroid) and len(self._groups) >= PRUNE_MIN_PHRASINGS:
             partial = 0.5 * centroid + others
             partial[exact] = np.inf
             cand = np.sort(np.argpartition(-partial, n_cand - 1)[:n_cand])
             rows = _ranges(self._bounds[cand], self._bounds[cand + 1])
         else:
-            rows = np.arange(len(self._groups))
+            rows = None
         doc = self._index.doc_scores(ids, w, rows)
         if leave_out is not None:
             doc[leave_out] = -1.0
             sizes = sizes.copy()
             sizes[own] -= 1
-        lexical = 0.5 * centroid + 0.5 * self._knn(doc[rows], s.neighbours, sizes, self._groups[rows])
+        knn = (self._knn(doc, s.neighbours, sizes, self._groups) if rows is None
+               else self._knn(doc[rows], s.neighbours, sizes, self._groups[rows]))
+        lexical = 0.5 * centroid + 0.5 * knn
         lexical += others
         for g in exact:  # word for word one of the entry's phrasings: as sure as it gets
             lexical[g] = 1.0
