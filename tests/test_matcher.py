@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.faq.loader import load_faq
@@ -167,3 +168,37 @@ def test_one_language_entries_fall_back():
     faq = Faq(entries=(entry("only_en", en=["how to renew a trademark"]),))
     d = Matcher.build(faq).decide("how to renew a trademark", lang="zh")
     assert d.action == "answer" and d.answer == "answer of only_en"
+
+
+def test_candidate_pruning_keeps_the_ranking(faq, monkeypatch):
+    """Phrasing cosines for a few candidate entries only (round 7) rank the re-scored entries like all entries do."""
+    from bot.faq import matcher as matcher_module
+
+    monkeypatch.setattr(matcher_module, "PRUNE_MIN_PHRASINGS", 0)
+    monkeypatch.setattr(matcher_module, "CANDIDATES", 1)  # at least `rerank`
+    pruned = Matcher.build(faq, MatchSettings(rerank=4, suggestions=3))
+    monkeypatch.setattr(matcher_module, "PRUNE_MIN_PHRASINGS", 10**9)
+    unpruned = Matcher.build(faq, MatchSettings(rerank=4, suggestions=3))
+    assert len(faq.entries) > 4  # so the pruning does prune
+    for text in ("how much is the patent fee", "专利费多少钱", "how long does protection last", "trademark renewal"):
+        a, b = pruned.scores(text), unpruned.scores(text)
+        assert [g for g, _ in a] == [g for g, _ in b]
+        np.testing.assert_allclose([r for _, r in a], [r for _, r in b], atol=1e-6)
+
+
+def test_question_features_are_capped_for_phrasing_cosines(monkeypatch):
+    """A long question's phrasing cosines use its heaviest features only; they still count in its norm."""
+    from bot.faq import index as index_module
+    from bot.faq.index import TfidfIndex
+    from bot.faq.normalize import features, normalize
+
+    texts = ["patent fee amount", "utility model term", "the fee of the patent office"]
+    index = TfidfIndex([features(normalize(t)) for t in texts], np.array([0, 1, 1], dtype=np.int32), 2)
+    ids, w = index.vector(features(normalize("the patent fee of the office and the term")))
+    full = index.doc_scores(ids, w)
+    monkeypatch.setattr(index_module, "MAX_QUERY_FEATURES", 3)
+    capped = index.doc_scores(ids, w)
+    keep = np.argsort(-w)[:3]
+    manual = index.doc_scores(ids[np.sort(keep)], w[np.sort(keep)])
+    np.testing.assert_allclose(capped, manual)
+    assert np.all(capped <= full + 1e-12) and not np.allclose(capped, full)
