@@ -49,14 +49,31 @@ def test_dot_pair_is_two_dots():
         assert np.array_equal(b, _Postings(col, row, w2, n_features).dot(ids, q, n_rows))
 
 
-def test_entry_scores_match_the_single_scores():
+def test_entry_scores_are_centroid_cosines_and_naive_bayes():
+    """Checked against the definitions, computed densely from the phrasings' own vectors."""
     texts = ["how much is the patent fee", "the fee for a utility model", "how long does the patent last", "the the the"]
-    index = TfidfIndex([features(normalize(t)) for t in texts], np.array([0, 0, 1, 1], dtype=np.int32), 2)
-    ids, w = index.vector(features(normalize("patent fee")))
-    for own in (None, 0, 1):
-        cos, nb = index.entry_scores(ids, w, own)
-        assert np.array_equal(cos, index.group_scores(ids, w, own))
-        assert np.array_equal(nb, index.log_posterior(ids, w, own))
+    groups = np.array([0, 0, 1, 1], dtype=np.int32)
+    index = TfidfIndex([features(normalize(t)) for t in texts], groups, 2)
+    n_feat = index.n_features
+
+    def dense(text):
+        ids, w = index.vector(features(normalize(text)))
+        x = np.zeros(n_feat)
+        x[ids] = w
+        return x
+
+    sums = np.array([sum(dense(t) for t, g in zip(texts, groups, strict=True) if g == k) for k in (0, 1)])
+    for text, own in (("patent fee", None), (texts[0], None), (texts[0], 0)):
+        q = dense(text)
+        c = sums.copy()
+        if own is not None:  # the question is one of its entry's phrasings: as if it had not been counted
+            c[own] = np.maximum(c[own] - q, 0.0)
+        totals = sums.sum(axis=1) - (q.sum() * (np.arange(2) == own))
+        cos, nb = index.entry_scores(*index.vector(features(normalize(text))), own)
+        np.testing.assert_allclose(cos, c @ q / np.linalg.norm(c, axis=1), atol=1e-5)
+        log_p = np.log(c + index_module.NB_ALPHA) - np.log(totals + index_module.NB_ALPHA * n_feat)[:, None]
+        joint = log_p @ q
+        np.testing.assert_allclose(nb, joint - np.log(np.exp(joint).sum()), atol=1e-5)
 
 
 def test_dense_rows_pair_and_blocks_score_like_postings(monkeypatch):
