@@ -30,11 +30,6 @@ _TOKEN = re.compile(f"[{_CJK_CLASS}]+|[^\\s{_CJK_CLASS}]+")
 _T2S = opencc.OpenCC("t2s")
 
 
-def to_simplified(text: str) -> str:
-    """Traditional to simplified Chinese; text without Chinese is returned as is (fast path)."""
-    return _T2S.convert(text) if _CJK.search(text) else text
-
-
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), case-fold, traditional to simplified, punctuation to spaces, one space between words.
 
