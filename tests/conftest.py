@@ -1,4 +1,5 @@
-"""Shared fixtures: a real database (SQLite file always, PostgreSQL when reachable) and wired services."""
+"""Shared fixtures: a real database (SQLite file always, PostgreSQL when reachable), wired services, and the
+matcher tests' small bilingual FAQ."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.faq.loader import load_faq
+from bot.faq.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FAQ = ROOT / "tests" / "fixtures" / "sample_faq"
+MATCHER_FAQ = ROOT / "tests" / "fixtures" / "matcher" / "faq"
 DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -109,3 +113,14 @@ async def services(tmp_path: Path, db_url: str) -> AsyncIterator:
         yield svc
     finally:
         await close_services(svc)
+
+
+@pytest.fixture(scope="module")
+def faq():
+    """The matcher tests' small bilingual FAQ; a module that needs another FAQ defines its own `faq`."""
+    return load_faq(MATCHER_FAQ)
+
+
+@pytest.fixture(scope="module")
+def matcher(faq):
+    return Matcher.build(faq)

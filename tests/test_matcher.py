@@ -1,25 +1,13 @@
 """The matcher's decisions: each band, margins and ties, cross-language, robustness."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.faq.loader import load_faq
 from bot.faq.matcher import Decision, Matcher, MatchSettings
 from bot.faq.model import Entry, Faq, LangText
 
-FIXTURE = Path(__file__).parent / "fixtures" / "matcher" / "faq"
-
-
-@pytest.fixture(scope="module")
-def faq():
-    return load_faq(FIXTURE)
-
-
-@pytest.fixture(scope="module")
-def matcher(faq):
-    return Matcher.build(faq)
+# The fixtures `faq` (tests/fixtures/matcher/faq) and `matcher` come from conftest.py.
 
 
 def entry(id_, en=None, zh=None, handoff=False):

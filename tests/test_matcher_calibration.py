@@ -1,27 +1,15 @@
 """The calibrated confidence: monotone, fitted on the FAQ itself, leave-one-out done right, floors and bands."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.faq.calibration import PRIOR, Calibration, fit
 from bot.faq.index import TfidfIndex
-from bot.faq.loader import load_faq
 from bot.faq.matcher import Matcher, MatchSettings
 from bot.faq.normalize import features, normalize
 
-FIXTURE = Path(__file__).parent / "fixtures" / "matcher" / "faq"
-
-
-@pytest.fixture(scope="module")
-def faq():
-    return load_faq(FIXTURE)
-
-
-@pytest.fixture(scope="module")
-def matcher(faq):
-    return Matcher.build(faq)
+# The fixtures `faq` (tests/fixtures/matcher/faq) and `matcher` come from conftest.py.
 
 
 def test_confidence_rises_with_score_and_margin():
