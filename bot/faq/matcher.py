@@ -21,6 +21,7 @@ from bot.faq.linear import fit as fit_linear
 from bot.faq.loader import iter_phrasings
 from bot.faq.model import Faq
 from bot.faq.normalize import Synonyms, detect_lang, features, normalize
+from bot.faq.smalltalk import SmallTalk
 
 MAX_QUERY_CHARS = 1000  # longer messages are letters, not questions: score their start only
 # Each held-out phrasing costs one question against the whole index, so the calibration sample
@@ -129,6 +130,7 @@ class Matcher:
         self.faq, self.settings, self.calibration, self.model = faq, settings, calibration, model
         self._titles = np.arange(0) if titles is None else titles  # rows that are an entry's own question (per language)
         self._synonyms, self._texts, self._groups, self._index = synonyms, texts, groups, index
+        self._small_talk = SmallTalk()
         self._bounds = np.searchsorted(groups, np.arange(len(faq.entries) + 1))
         self._sizes = np.diff(self._bounds)  # an entry with two phrasings is judged on those two, not padded with zeros
         self._heldout_model: SoftmaxModel | None = None  # during the build: the model the calibration sample did not train
@@ -256,7 +258,10 @@ class Matcher:
 
     def scores(self, text: str) -> list[tuple[int, float]]:
         """(entry position, raw similarity 0-100) for the best entries, best first; ties keep FAQ order."""
-        norm = self._synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
+        return self._scores(normalize(text[:MAX_QUERY_CHARS]))
+
+    def _scores(self, normalized: str) -> list[tuple[int, float]]:
+        norm = self._synonyms.apply(normalized)
         ids, w = self._index.vector(features(norm))
         if not len(ids) or not self.faq.entries:
             return []
@@ -300,10 +305,23 @@ class Matcher:
 
     def decide(self, text: str, lang: str | None = None) -> Decision:
         """Answer when the calibrated confidence is high, clearly above the next entry's and the raw
-        similarity clears the floor; suggest in the middle band; else escalate."""
+        similarity clears the floor; suggest in the middle band; else escalate.
+
+        The question is scored without an opening greeting or closing thanks (bot.faq.smalltalk). When
+        what is left says nothing the FAQ knows, the whole message is scored instead, so "你好" and
+        "hi, what's the weather" still get the greeting entry, which says what the bot can do.
+        """
         lang = lang if lang in ("zh", "en") else detect_lang(text)
+        norm = normalize(text[:MAX_QUERY_CHARS])
+        core = self._small_talk.strip(norm)
+        decision = self._decide(text, lang, core)
+        if core != norm and decision.action == "escalate":
+            decision = self._decide(text, lang, norm)
+        return decision
+
+    def _decide(self, text: str, lang: str, normalized: str) -> Decision:
         s = self.settings
-        ranked = self.scores(text)
+        ranked = self._scores(normalized)
         if not ranked:
             return Decision(text, lang, "escalate", None, 0.0, None, (), 0.0)
         raws = np.array([r for _, r in ranked]) / 100.0
