@@ -126,3 +126,26 @@ def test_out_of_scope_not_answered(queries, scored):
     assert not new, f"out-of-scope questions answered confidently: {sorted(new)}"
     assert len(answered) <= len(KNOWN_OOS_ANSWERED)
     assert r.oos_recall >= OOS_RECALL_FLOOR, r.to_json()
+
+
+# ---- everyday requests that share a verb with an entry
+
+@pytest.fixture(scope="module")
+def shipped_matcher(faq):
+    return Matcher.build(faq, MatchSettings())
+
+
+@pytest.mark.parametrize("text", [
+    "帮我写个年终总结", "帮我写一份简历", "帮我写一首诗", "帮我写一封邮件", "帮我写一篇文章", "帮我写个年会主持稿",
+    "help me write a cover letter", "write a poem about spring", "help me write an email to a customer",
+])
+def test_a_writing_request_that_is_not_a_patent_filing_is_not_answered(shipped_matcher, text):
+    """handoff-draft-claims is the one entry whose phrasings say 帮我写; a phrasing that ends in a bare 帮我写 made
+    any "help me write …" request look like it (round 8)."""
+    assert shipped_matcher.decide(text).action != "answer"
+
+
+@pytest.mark.parametrize("text", ["帮我写权利要求", "能帮我写个实用新型的申请吗", "can you draft my patent claims"])
+def test_a_drafting_request_goes_to_the_drafting_handoff(shipped_matcher, text):
+    d = shipped_matcher.decide(text)
+    assert (d.action, d.entry_id) == ("answer", "handoff-draft-claims")
