@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import REPO_FAQ_DIR, Settings, load_settings
 from bot.faq.loader import load_faq
 from bot.faq.matcher import Matcher
 
@@ -124,3 +124,9 @@ def faq():
 @pytest.fixture(scope="module")
 def matcher(faq):
     return Matcher.build(faq)
+
+
+@pytest.fixture(scope="session")
+def shipped_matcher():
+    """A matcher over the shipped FAQ (faq/), built once: it is read-only."""
+    return Matcher.build(load_faq(REPO_FAQ_DIR))

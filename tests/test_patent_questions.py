@@ -27,7 +27,6 @@ import pytest
 from bot.config import REPO_FAQ_DIR
 from bot.faq.evaluate import read_queries, run, summarize
 from bot.faq.loader import load_faq
-from bot.faq.matcher import Matcher, MatchSettings
 from bot.faq.normalize import detect_lang
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "patent_questions.jsonl"
@@ -55,9 +54,8 @@ def queries():
 
 
 @pytest.fixture(scope="module")
-def scored(faq, queries):
-    matcher = Matcher.build(faq, MatchSettings())
-    decisions, times = run(matcher, queries)
+def scored(faq, queries, shipped_matcher):
+    decisions, times = run(shipped_matcher, queries)
     report = summarize(queries, decisions, times, {e.id for e in faq.entries})
     return decisions, report
 
@@ -129,11 +127,6 @@ def test_out_of_scope_not_answered(queries, scored):
 
 
 # ---- everyday requests that share a verb with an entry
-
-@pytest.fixture(scope="module")
-def shipped_matcher(faq):
-    return Matcher.build(faq, MatchSettings())
-
 
 @pytest.mark.parametrize("text", [
     "帮我写个年终总结", "帮我写一份简历", "帮我写一首诗", "帮我写一封邮件", "帮我写一篇文章", "帮我写个年会主持稿",
