@@ -52,7 +52,8 @@ def test_a_question_wrapped_in_small_talk_gets_the_same_decision(shipped_matcher
     ("你好", "helpdesk-greeting"),
     ("你好 在不在", "helpdesk-greeting"),
     ("你好呀", "helpdesk-greeting"),  # the rest says nothing the FAQ knows: the whole message decides
-    ("ok got it, many thanks", "helpdesk-thanks"),
+    ("好的，谢谢", "helpdesk-thanks"),  # 好的 alone says nothing: the whole message decides
+    ("thanks a lot!", "helpdesk-thanks"),
     ("谢谢", "helpdesk-thanks"),
 ])
 def test_small_talk_alone_still_gets_its_entry(shipped_matcher, text, entry):
