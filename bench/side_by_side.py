@@ -4,6 +4,7 @@ The machine these run on is shared, so figures taken minutes apart are not compa
 this alternates the two builds and the two question passes so both see the same load.
 
     .venv/bin/python -m bench.side_by_side c4e6d39 --phrasings 15000
+    .venv/bin/python -m bench.side_by_side c4e6d39 --faq faq     # the shipped FAQ, probed with the patent questions
 
 Builds start with an empty per-token feature cache (`normalize._token_features`), so a
 version with the cache is not flattered by the previous build's words.
@@ -27,13 +28,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 from bench import datasets  # noqa: E402
-from bot.faq.evaluate import percentile  # noqa: E402
+from bot.faq.evaluate import percentile, read_queries  # noqa: E402
+from bot.faq.loader import load_faq  # noqa: E402
 from bot.faq.matcher import Matcher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+DEV_EXTRA = ROOT / "bench" / "data" / "patent_dev_extra.jsonl"
 
 
-PRIVATE = ("index", "matcher", "normalize", "calibration", "linear")  # the matcher's own modules, loaded from `rev`
+PRIVATE = ("index", "matcher", "normalize", "calibration", "linear", "smalltalk")  # the matcher's own modules, loaded from `rev`
 
 
 def old_matcher(rev: str, tmp: Path):
@@ -65,9 +68,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rev")
     parser.add_argument("--phrasings", type=int, default=15000)
+    parser.add_argument("--faq", help="an FAQ directory instead of the scale FAQ; probed with the labelled patent questions")
     args = parser.parse_args()
-    faq = datasets.faq_from_pairs(datasets.scale_pairs(args.phrasings))
-    probe = [q.text for q in datasets.clinc()[1][:1000]] + [q.text for q in datasets.banking()[1][:500]]
+    if args.faq:
+        faq = load_faq(args.faq)
+        probe = [q.text for path in (datasets.PATENT_QUESTIONS, DEV_EXTRA) for q in read_queries(path)]
+    else:
+        faq = datasets.faq_from_pairs(datasets.scale_pairs(args.phrasings))
+        probe = [q.text for q in datasets.clinc()[1][:1000]] + [q.text for q in datasets.banking()[1][:500]]
     with tempfile.TemporaryDirectory() as tmp:
         classes = {"old": old_matcher(args.rev, Path(tmp)), "new": Matcher}
         builds: dict[str, list[float]] = {k: [] for k in classes}

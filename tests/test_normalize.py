@@ -1,8 +1,10 @@
 """Normalisation: Chinese and English edge cases the matcher relies on."""
 
+import re
+
 import pytest
 
-from bot.faq.normalize import Synonyms, detect_lang, features, normalize, stem
+from bot.faq.normalize import Synonyms, detect_lang, features, normalize, stem, trie_regex
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,23 @@ def test_features_are_exact_and_the_same_when_cached():
     assert sorted(features(text)) == sorted(want)
     assert features(text) == features(text)  # the second call is served by the per-token cache
     assert sorted(features("fees fees")) == sorted(["fee", "fee", "b:fee fee", *["c:<fe", "c:fee", "c:ees", "c:es>"] * 2])
+
+
+WORDS = ["专利", "专利权", "专利权质押", "实用新型", "实用新型专利", "ip", "ip loan", "utility model", "utility models",
+         "um", "pct", "pct 申请", "a", "ab", "abc"]
+
+
+@pytest.mark.parametrize("end", ["", r"(?![^\W_])"])
+@pytest.mark.parametrize("text", [
+    "专利权质押怎么办", "专利权人", "实用新型专利和专利", "ip loans and ip loan", "zip ip", "utility models vs utility model",
+    "umbrella um", "pct 申请 pct 申", "abcd abc ab a", "", "no match here",
+])
+def test_trie_regex_matches_what_the_longest_first_alternation_does(text, end):
+    """The synonyms pass uses a trie-shaped pattern for speed (round 8); it must find the same words."""
+    plain = re.compile("|".join(re.escape(w) + end for w in sorted(WORDS, key=len, reverse=True)))
+    trie = re.compile(trie_regex(WORDS, end=end))
+    assert [m.group(0) for m in trie.finditer(text)] == [m.group(0) for m in plain.finditer(text)]
+
+
+def test_trie_regex_of_no_words_matches_nothing():
+    assert re.search(trie_regex([]), "anything") is None

@@ -119,6 +119,34 @@ def _token_features(tok: str, char_ngrams: tuple[int, ...]) -> tuple[str, str, t
     return word, word, (word, *grams)
 
 
+def trie_regex(words: Iterable[str], end: str = "") -> str:
+    """A regular expression matching any of `words`, the longest first, written as a character trie.
+
+    It matches what the plain alternation of the words sorted longest first matches, but the regex engine
+    follows one path per position instead of trying every word there: with the shipped FAQ's ~420 synonyms
+    the plain alternation took ~0.1 ms per text, a third of the FAQ's build and a sixth of a question's time
+    (round 8). `end`, if given, must hold after a word (e.g. a word boundary); a longer word that fails it
+    gives way to a shorter one, as in the alternation.
+    """
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in node.items() if ch]
+        if not branches:
+            return end
+        alt = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return alt
+        return f"(?:{alt}|{end})" if end else f"(?:{alt})?"  # greedy: the longer word first
+
+    return emit(trie) if trie else "(?!)"
+
+
 class Synonyms:
     """Rewrites every word of a synonym group to the group's first word, in phrasings and questions alike.
 
@@ -136,10 +164,13 @@ class Synonyms:
             for word in words[1:]:
                 mapping.setdefault(word, words[0])
         self._map = mapping
+        chinese = [w for w in mapping if is_cjk(w[0]) and is_cjk(w[-1])]
+        latin = [w for w in mapping if not (is_cjk(w[0]) and is_cjk(w[-1]))]  # and mixed ones: whole words
         parts = []
-        for word in sorted(mapping, key=len, reverse=True):
-            esc = re.escape(word)
-            parts.append(esc if is_cjk(word[0]) and is_cjk(word[-1]) else rf"(?<![^\W_]){esc}(?![^\W_])")
+        if chinese:
+            parts.append(trie_regex(chinese))
+        if latin:
+            parts.append(r"(?<![^\W_])" + trie_regex(latin, end=r"(?![^\W_])"))
         self._pattern = re.compile("|".join(parts)) if parts else None
 
     def __bool__(self) -> bool:
