@@ -308,15 +308,17 @@ class Matcher:
         similarity clears the floor; suggest in the middle band; else escalate.
 
         The question is scored without an opening greeting or closing thanks (bot.faq.smalltalk). When
-        what is left says nothing the FAQ knows, the whole message is scored instead, so "你好" and
-        "hi, what's the weather" still get the greeting entry, which says what the bot can do.
+        what is left says nothing the FAQ knows (escalate) and the whole message is answered, that answer
+        stands, so "你好呀" and "好的，谢谢" still get the greeting and thanks entries.
         """
         lang = lang if lang in ("zh", "en") else detect_lang(text)
         norm = normalize(text[:MAX_QUERY_CHARS])
         core = self._small_talk.strip(norm)
         decision = self._decide(text, lang, core)
         if core != norm and decision.action == "escalate":
-            decision = self._decide(text, lang, norm)
+            whole = self._decide(text, lang, norm)
+            if whole.action == "answer":
+                decision = whole
         return decision
 
     def _decide(self, text: str, lang: str, normalized: str) -> Decision:
