@@ -22,8 +22,10 @@ import numpy as np
 
 from bench import datasets
 from bot.faq.matcher import Matcher, MatchSettings
+from bot.faq.normalize import detect_lang
 
-OPEN = dict(answer_threshold=0.0, suggest_threshold=0.0, margin=0.0, min_raw=0.0, suggest_min_raw=0.0)
+OPEN = dict(answer_threshold=0.0, suggest_threshold=0.0, margin=0.0, min_raw=0.0, suggest_min_raw=0.0, min_raw_zh=0.0,
+            suggest_min_raw_zh=0.0)
 SETS = {"clinc": datasets.clinc, "clinc10": lambda: datasets.clinc(10), "banking": datasets.banking,
         "banking10": lambda: datasets.banking(10), "patent": lambda: datasets.patent("dev")}
 
@@ -38,17 +40,21 @@ def collect(name: str, settings: MatchSettings) -> dict[str, np.ndarray]:
         d = m.decide(q.text, q.lang)
         top = d.suggestions[0].entry_id if d.suggestions else None
         among = q.expected in {s.entry_id for s in d.suggestions}
-        rows.append((q.expected is None, top == q.expected, among, d.score, d.margin, d.raw))
-    a = np.array(rows, dtype=float).reshape(-1, 6)
+        rows.append((q.expected is None, top == q.expected, among, d.score, d.margin, d.raw, detect_lang(q.text) == "zh"))
+    a = np.array(rows, dtype=float).reshape(-1, 7)
     c = m.calibration
     print(f"  {name}: build {build:.2f} s, calibration {c}")
     return {"oos": a[:, 0] == 1, "right": a[:, 1] == 1, "among": a[:, 2] == 1, "score": a[:, 3], "margin": a[:, 4],
-            "raw": a[:, 5], "cal": c}
+            "raw": a[:, 5], "zh": a[:, 6] == 1, "cal": c}
 
 
-def replay(r: dict, answer: float, suggest: float, margin: float, min_raw: float = 0, suggest_raw: float = 0) -> dict:
-    ans = (r["score"] >= answer) & (r["margin"] >= margin) & (r["raw"] >= min_raw)
-    sug = ~ans & (r["score"] >= suggest) & (r["raw"] >= suggest_raw)
+def replay(r: dict, answer: float, suggest: float, margin: float, min_raw: float = 0, suggest_raw: float = 0,
+           min_raw_zh: float | None = None, suggest_raw_zh: float | None = None) -> dict:
+    """The decisions at these bands; the `_zh` floors (default: the same) apply to questions written in Chinese."""
+    floor = np.where(r["zh"], min_raw if min_raw_zh is None else min_raw_zh, min_raw)
+    sfloor = np.where(r["zh"], suggest_raw if suggest_raw_zh is None else suggest_raw_zh, suggest_raw)
+    ans = (r["score"] >= answer) & (r["margin"] >= margin) & (r["raw"] >= floor)
+    sug = ~ans & (r["score"] >= suggest) & (r["raw"] >= sfloor)
     esc = ~ans & ~sug
     ins, oos = ~r["oos"], r["oos"]
     out = {"in_acc": float((ans & r["right"])[ins].mean()), "wrong": float((ans & ~r["right"]).mean()),

@@ -110,9 +110,23 @@ def test_below_the_suggest_floor_the_score_is_the_raw_similarity(faq):
     assert [s.score for s in d.suggestions] == sorted((s.score for s in d.suggestions), reverse=True)
 
 
+def test_the_floors_follow_the_script_the_question_is_written_in(faq):
+    """Chinese questions have their own raw floors (round 11): a floor of 100 for one script leaves the other alone."""
+    zh, en = "小企业能减缴专利费吗", "patent fee reduction"
+    zh_shut = Matcher.build(faq, MatchSettings(min_raw_zh=100, suggest_min_raw_zh=100))
+    en_shut = Matcher.build(faq, MatchSettings(min_raw=100, suggest_min_raw=100))
+    assert zh_shut.decide(zh).action == "escalate" and zh_shut.decide(en).action == "answer"
+    assert en_shut.decide(en).action == "escalate" and en_shut.decide(zh).action == "answer"
+    assert en_shut.decide(zh, "en").action == "answer"  # the language asked for the answer does not pick the floors
+
+
 def test_calibration_settings_are_validated():
     with pytest.raises(ValueError):
         MatchSettings(min_raw=10, suggest_min_raw=20)
+    with pytest.raises(ValueError):
+        MatchSettings(min_raw_zh=10, suggest_min_raw_zh=20)
+    with pytest.raises(ValueError):
+        MatchSettings(min_raw_zh="24")
     with pytest.raises(ValueError):
         MatchSettings(calibration_sample=-1)
     with pytest.raises(ValueError):
