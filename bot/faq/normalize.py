@@ -125,7 +125,7 @@ def trie_regex(words: Iterable[str], end: str = "") -> str:
     It matches what the plain alternation of the words sorted longest first matches, but the regex engine
     follows one path per position instead of trying every word there: with the shipped FAQ's ~420 synonyms
     the plain alternation took ~0.1 ms per text, a third of the FAQ's build and a sixth of a question's time
-    (round 8). `end`, if given, must hold after a word (e.g. a word boundary); a longer word that fails it
+    (round 9). `end`, if given, must hold after a word (e.g. a word boundary); a longer word that fails it
     gives way to a shorter one, as in the alternation.
     """
     trie: dict = {}
@@ -147,6 +147,19 @@ def trie_regex(words: Iterable[str], end: str = "") -> str:
     return emit(trie) if trie else "(?!)"
 
 
+def words_pattern(words: Iterable[str]) -> str:
+    """A regular expression for any of these normalised words, the longest first: Chinese words anywhere (Chinese
+    has no word boundaries), the others (Latin, digits, mixed) only as whole words ("ip" must not match in "zip")."""
+    chinese = [w for w in words if w and is_cjk(w[0]) and is_cjk(w[-1])]
+    latin = [w for w in words if w and not (is_cjk(w[0]) and is_cjk(w[-1]))]
+    parts = []
+    if chinese:
+        parts.append(trie_regex(chinese))
+    if latin:
+        parts.append(r"(?<![^\W_])" + trie_regex(latin, end=r"(?![^\W_])"))
+    return "|".join(parts) if parts else "(?!)"
+
+
 class Synonyms:
     """Rewrites every word of a synonym group to the group's first word, in phrasings and questions alike.
 
@@ -164,14 +177,7 @@ class Synonyms:
             for word in words[1:]:
                 mapping.setdefault(word, words[0])
         self._map = mapping
-        chinese = [w for w in mapping if is_cjk(w[0]) and is_cjk(w[-1])]
-        latin = [w for w in mapping if not (is_cjk(w[0]) and is_cjk(w[-1]))]  # and mixed ones: whole words
-        parts = []
-        if chinese:
-            parts.append(trie_regex(chinese))
-        if latin:
-            parts.append(r"(?<![^\W_])" + trie_regex(latin, end=r"(?![^\W_])"))
-        self._pattern = re.compile("|".join(parts)) if parts else None
+        self._pattern = re.compile(words_pattern(mapping)) if mapping else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None

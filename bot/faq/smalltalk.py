@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.faq.normalize import is_cjk, normalize
+from bot.faq.normalize import normalize, words_pattern
 
-# Chinese openers match at the start of the text whatever follows (no spaces in Chinese);
-# Latin ones only as whole words ("hi" must not eat "hiring").
+# Chinese ones match whatever follows or precedes them (no spaces in Chinese); Latin ones only as whole
+# words ("hi" must not eat "hiring").
 OPENERS = (
     "你好", "您好", "你们好", "在吗", "在不在", "哈喽", "嗨", "早上好", "上午好", "下午好", "晚上好",
     "请问", "请问一下", "请问下", "我想问一下", "我想问下", "想问一下", "想问下", "问一下",
@@ -31,23 +31,16 @@ CLOSERS = (
 )
 
 
-def _alternatives(words: Iterable[str], at_start: bool) -> str:
-    parts = []
-    for word in sorted({normalize(w) for w in words if normalize(w)}, key=len, reverse=True):
-        esc = re.escape(word)
-        if is_cjk(word[0]) and is_cjk(word[-1]):
-            parts.append(esc)
-        else:  # whole words: a word boundary on the side that touches the question
-            parts.append(rf"{esc}(?![^\W_])" if at_start else rf"(?<![^\W_]){esc}")
-    return "|".join(parts)
+def _pattern(words: Iterable[str]) -> str:
+    return words_pattern({normalize(w) for w in words})
 
 
 class SmallTalk:
     """Strips opening greetings and closing thanks from a normalised question."""
 
     def __init__(self, openers: Iterable[str] = OPENERS, closers: Iterable[str] = CLOSERS):
-        self._lead = re.compile(rf"^(?:(?:{_alternatives(openers, True)})\s*)+")
-        self._tail = re.compile(rf"(?:\s*(?:{_alternatives(closers, False)}))+$")
+        self._lead = re.compile(rf"^(?:(?:{_pattern(openers)})\s*)+")
+        self._tail = re.compile(rf"(?:\s*(?:{_pattern(closers)}))+$")
 
     def strip(self, normalized: str) -> str:
         """The question without its small talk; the text itself when it is nothing but small talk."""
