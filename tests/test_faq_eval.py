@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.faq.evaluate import Query, QueryFileError, evaluate, parse_queries, percentile, read_queries, summarize
+from bot.faq.evaluate import Query, QueryFileError, evaluate, misses, parse_queries, percentile, read_queries, summarize
 from bot.faq.loader import load_faq
 from bot.faq.matcher import Decision, Matcher, MatchSettings, Suggestion
 
@@ -44,6 +44,26 @@ def test_summarize_counts_each_case():
     assert r.wrong_answer_rate == 2 / 6
     assert r.escalated_in_scope == 1 / 4
     assert r.latency_p50_ms == pytest.approx(1.0)
+
+
+def test_misses_name_each_way_a_question_goes_wrong():
+    queries = [Query("a", "x"), Query("b", "x"), Query("c", "y"), Query("d", "y"), Query("e", "y"),
+               Query("f", None), Query("g", None), Query("h", None)]
+    decisions = [
+        decision("answer", "x", ["x"]),         # right: not a miss
+        decision("answer", "y", ["y", "x"]),
+        decision("suggest", None, ["x", "y"]),
+        decision("suggest", None, ["x"]),
+        decision("escalate", None, ["y"]),
+        decision("escalate", None, ["x"]),      # out of scope, escalated: not a miss
+        decision("suggest", None, ["x"]),       # out of scope, offered choices: the user still reaches a person
+        decision("answer", "x", ["x"]),
+    ]
+    got = [(m.query.text, m.outcome) for m in misses(queries, decisions)]
+    assert got == [("b", "wrong answer"), ("c", "choices with the right one"), ("d", "choices without it"),
+                   ("e", "escalated"), ("h", "out of scope answered")]
+    assert misses(queries, decisions)[0].to_json() == {
+        "outcome": "wrong answer", "text": "b", "expected": "x", "action": "answer", "entry_id": "y", "score": 50.0}
 
 
 def test_percentile_nearest_rank():
@@ -86,6 +106,25 @@ def test_cli_eval_json(capsys):
     assert obj["questions"] == 9 and obj["top1_accuracy"] == 1.0
     assert {"in_scope_accuracy", "oos_recall", "suggest_with_right", "suggest_without_right",
             "wrong_answer_rate", "latency_p50_ms", "latency_p99_ms"} <= set(obj)
+
+
+def test_cli_eval_lists_the_misses_wrong_answers_first(capsys, tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in [
+        {"text": "what is the fee for an invention patent", "expected": "fee_invention"},  # right: not listed
+        {"text": "qwzx plorbt vrenk", "expected": "fee_invention"},                      # nothing shared: escalated
+        {"text": "what is the fee for an invention patent", "expected": "fee_utility"},    # another entry answered
+    ]) + "\n", encoding="utf-8")
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", str(q), "--misses"]) == 0
+    out = capsys.readouterr().out
+    listed = [line.strip() for line in out.split("misses (2):")[1].strip().splitlines()]
+    assert listed[0].split()[:2] == ["wrong", "answer"] and "fee_utility -> fee_invention" in listed[0]
+    assert listed[1].startswith("escalated") and "qwzx plorbt vrenk" in listed[1]
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", str(q), "--misses", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert [m["outcome"] for m in obj["misses"]] == ["wrong answer", "escalated"]
+    assert main(["faq", "eval", "--faq", FAQ, "--queries", QUERIES, "--json"]) == 0
+    assert "misses" not in json.loads(capsys.readouterr().out)  # only when asked
 
 
 def test_cli_eval_bad_line(capsys, tmp_path):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.faq.evaluate import QueryFileError, Report, evaluate, read_queries
+from bot.faq.evaluate import Miss, QueryFileError, Report, misses, read_queries, run, summarize
 from bot.faq.loader import FaqError, load_faq
 from bot.faq.matcher import Decision, Matcher
 
@@ -36,6 +36,8 @@ def add_faq_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faq", metavar="DIR", help="FAQ directory (default: the configured one)")
     p.add_argument("--queries", metavar="FILE", required=True, help="labelled questions (JSONL)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--misses", action="store_true",
+                   help="also list every question not handled as labelled (wrong answers first)")
     p.set_defaults(func=run_eval)
 
 
@@ -112,14 +114,38 @@ def run_eval(args: argparse.Namespace) -> int:
     matcher = _matcher(args)
     if matcher is None:
         return 2
-    report = evaluate(matcher, queries)
+    decisions, times = run(matcher, queries)
+    report = summarize(queries, decisions, times, {e.id for e in matcher.faq.entries})
+    missed = sorted(misses(queries, decisions), key=lambda m: MISS_ORDER.index(m.outcome)) if args.misses else []
     if args.json:
-        print(json.dumps(report.to_json(), ensure_ascii=False))
+        out = report.to_json()
+        if args.misses:
+            out["misses"] = [m.to_json() for m in missed]
+        print(json.dumps(out, ensure_ascii=False))
     else:
         print(format_report(report))
+        if args.misses:
+            print(format_misses(missed))
     if report.unknown_expected:
         print(f"warning: expected ids not in the FAQ: {', '.join(report.unknown_expected)}", file=sys.stderr)
     return 0
+
+
+# The order an administrator fixes them in: confident mistakes first, then near misses.
+MISS_ORDER = ("wrong answer", "out of scope answered", "choices with the right one", "choices without it", "escalated")
+
+
+def format_misses(missed: list[Miss]) -> str:
+    """One line per miss: outcome, score, expected -> best guess, the question (shortened)."""
+    if not missed:
+        return "\nmisses: none"
+    lines = [f"\nmisses ({len(missed)}):"]
+    for m in missed:
+        d = m.decision
+        best = d.entry_id or (d.suggestions[0].entry_id if d.suggestions else "-")
+        text = m.query.text if len(m.query.text) <= 80 else m.query.text[:79] + "…"
+        lines.append(f"  {m.outcome:<27} {d.score:5.1f}  {m.query.expected or '(out of scope)'} -> {best}  | {text}")
+    return "\n".join(lines)
 
 
 def format_report(r: Report) -> str:

@@ -138,6 +138,40 @@ def evaluate(matcher: Matcher, queries: Sequence[Query]) -> Report:
     return summarize(queries, decisions, times, {e.id for e in matcher.faq.entries})
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A question the matcher did not handle as labelled: `outcome` says how."""
+
+    outcome: str  # "wrong answer", "out of scope answered", "choices with the right one", "choices without it", "escalated"
+    query: Query
+    decision: Decision
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.decision
+        best = d.entry_id or (d.suggestions[0].entry_id if d.suggestions else None)
+        return {"outcome": self.outcome, "text": self.query.text, "expected": self.query.expected,
+                "action": d.action, "entry_id": best, "score": round(d.score, 2)}
+
+
+def misses(queries: Sequence[Query], decisions: Sequence[Decision]) -> list[Miss]:
+    """Every question not handled as labelled (an out-of-scope one that is suggested counts as handled:
+    the user still reaches a person), in file order; what an administrator reads to improve the FAQ."""
+    out = []
+    for q, d in zip(queries, decisions, strict=True):
+        if q.expected is None:
+            outcome = "out of scope answered" if d.action == "answer" else None
+        elif d.action == "answer":
+            outcome = None if d.entry_id == q.expected else "wrong answer"
+        elif d.action == "suggest":
+            right = q.expected in {s.entry_id for s in d.suggestions}
+            outcome = "choices with the right one" if right else "choices without it"
+        else:
+            outcome = "escalated"
+        if outcome:
+            out.append(Miss(outcome, q, d))
+    return out
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile (no interpolation, so p99 is a time that really happened)."""
     if not values:
