@@ -141,10 +141,10 @@ def format_misses(missed: list[Miss]) -> str:
         return "\nmisses: none"
     lines = [f"\nmisses ({len(missed)}):"]
     for m in missed:
-        d = m.decision
-        best = d.entry_id or (d.suggestions[0].entry_id if d.suggestions else "-")
-        text = m.query.text if len(m.query.text) <= 80 else m.query.text[:79] + "…"
-        lines.append(f"  {m.outcome:<27} {d.score:5.1f}  {m.query.expected or '(out of scope)'} -> {best}  | {text}")
+        text = " ".join(m.query.text.split())  # one line per miss, whatever the question's line breaks
+        text = text if len(text) <= 80 else text[:79] + "…"
+        lines.append(f"  {m.outcome:<27} {m.decision.score:5.1f}  {m.query.expected or '(out of scope)'} -> "
+                     f"{m.best or '-'}  | {text}")
     return "\n".join(lines)
 
 

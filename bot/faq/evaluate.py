@@ -146,11 +146,15 @@ class Miss:
     query: Query
     decision: Decision
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def best(self) -> str | None:
+        """The entry answered, else the first choice: what the matcher took the question for."""
         d = self.decision
-        best = d.entry_id or (d.suggestions[0].entry_id if d.suggestions else None)
+        return d.entry_id or (d.suggestions[0].entry_id if d.suggestions else None)
+
+    def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "text": self.query.text, "expected": self.query.expected,
-                "action": d.action, "entry_id": best, "score": round(d.score, 2)}
+                "action": self.decision.action, "entry_id": self.best, "score": round(self.decision.score, 2)}
 
 
 def misses(queries: Sequence[Query], decisions: Sequence[Decision]) -> list[Miss]:
