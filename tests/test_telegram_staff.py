@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fakes.bot_api import person
-from fakes.harness import ADMIN, ADMIN_CHAT, ALICE, BOB, STAFF_CHAT, STRANGER, running
+from fakes.harness import ADMIN, ADMIN_CHAT, ALICE, BOB, STAFF_CHAT, STRANGER, running, zone_at_midday
 from sqlalchemy import func, select
 
 from bot.db.models import Outbox, Staff, Ticket, User
@@ -169,7 +169,7 @@ async def test_queue_mine_and_note_in_the_staff_group(tmp_path, db_url):
 
 
 async def test_reload_and_stats_in_the_admin_chat(tmp_path, db_url):
-    async with running(tmp_path, db_url) as h:
+    async with running(tmp_path, db_url, timezone=zone_at_midday()) as h:
         h.api.say(USER, "小专利保护几年")
         await h.api.wait_sent(USER, "10年")
         await open_ticket(h)

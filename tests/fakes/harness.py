@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,14 @@ class Harness:
         raise AssertionError(f"no card stored for ticket #{ticket_id}")
 
 
+def zone_at_midday(now: datetime | None = None) -> str:
+    """A fixed-offset time zone where it is now between 11:00 and 13:00, so that a test counting "today's"
+    questions cannot straddle local midnight (one did, at 16:00 UTC: midnight in Asia/Shanghai)."""
+    now = now or datetime.now(UTC)
+    offset = 12 - now.hour  # -11 .. +12 hours, all of which Etc/ has
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")  # POSIX signs: Etc/GMT-8 is UTC+8
+
+
 def telegram_settings(api: FakeBotApi, **overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = dict(token=api.token, base_url=api.base_url, base_file_url=api.base_file_url,
                                   staff_chat_id=STAFF_CHAT, admin_chat_id=ADMIN_CHAT, staff_user_ids=[ALICE, BOB],
@@ -84,12 +93,18 @@ def telegram_settings(api: FakeBotApi, **overrides: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, db_url: str, serve_web: bool = False, faq_dir: Path | None = None,
-                  **telegram: Any) -> AsyncIterator[Harness]:
-    """Start everything like `helpdesk run` does (plus an outbox worker), stop it all cleanly afterwards."""
+                  timezone: str | None = None, **telegram: Any) -> AsyncIterator[Harness]:
+    """Start everything like `helpdesk run` does (plus an outbox worker), stop it all cleanly afterwards.
+
+    `timezone`: the helpdesk's (`[queue] timezone`), which decides where "today" and office hours begin.
+    """
     from conftest import SAMPLE_FAQ, make_settings
 
     api = await FakeBotApi().start()
-    settings = make_settings(tmp_path, db_url, faq_dir=faq_dir or SAMPLE_FAQ, telegram=telegram_settings(api, **telegram))
+    sections: dict[str, dict[str, Any]] = {"telegram": telegram_settings(api, **telegram)}
+    if timezone:
+        sections["queue"] = {"timezone": timezone}
+    settings = make_settings(tmp_path, db_url, faq_dir=faq_dir or SAMPLE_FAQ, **sections)
     services = await open_services(settings)
     web_app = build_app(services)
     tasks: list[asyncio.Task] = []
