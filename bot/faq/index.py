@@ -274,7 +274,7 @@ class _Postings:
             s, e = int(starts[0]), int(ends[0])
             return [np.bincount(self.rows[s:e], weights=c[s:e] * w[0], minlength=n_rows) for c in columns]
         if total < SLICE_MIN * len(ids):  # short lists (a small FAQ): one index range
-            pos = _ranges(starts, ends)
+            pos = ranges(starts, ends)
             rows, picked = self.rows[pos], [c[pos] for c in columns]
         else:
             # Each feature's postings are one slice: joining the slices beats gathering an index range when the
@@ -287,7 +287,7 @@ class _Postings:
         return [np.bincount(rows, weights=c * ws, minlength=n_rows) for c in picked]
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The concatenated index ranges [start, end) without a Python loop."""
     lengths = ends - starts
     offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from bot.faq.index import ranges
+
 
 class SoftmaxModel:
     """log P(entry | question) = log softmax(x . W + b), x the question's unit tf-idf vector.
@@ -93,7 +95,7 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
         for start in range(0, len(order), batch):
             b = order[start:start + batch]
             s, e = indptr[b], indptr[b + 1]
-            pos = _ranges(s, e)
+            pos = ranges(s, e)
             # The batch as a small dense matrix over the features it uses: two BLAS products do the work.
             # The batch's features, sorted, and each position's slot among them (what `np.unique(...,
             # return_inverse=True)` gives, without its sort: a mark per feature, then a look-up).
@@ -130,9 +132,3 @@ def fit(indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarr
             bias_accum += gb * gb
             bias -= rate * gb / (np.sqrt(bias_accum) + 1e-6)
     return SoftmaxModel(weights, bias, row_of)
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    lengths = ends - starts
-    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-    return np.arange(int(lengths.sum())) + offsets

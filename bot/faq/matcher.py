@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.faq.calibration import PRIOR, Calibration, fit
-from bot.faq.index import TfidfIndex, _ranges
+from bot.faq.index import TfidfIndex, ranges
 from bot.faq.linear import SoftmaxModel
 from bot.faq.linear import fit as fit_linear
 from bot.faq.loader import iter_phrasings
@@ -240,7 +240,7 @@ class Matcher:
             partial = 0.5 * centroid + others
             partial[exact] = np.inf
             cand = np.sort(np.argpartition(-partial, n_cand - 1)[:n_cand])
-            rows = _ranges(self._bounds[cand], self._bounds[cand + 1])
+            rows = ranges(self._bounds[cand], self._bounds[cand + 1])
         else:
             rows = None
         doc = self._index.doc_scores(ids, w, rows)
@@ -292,7 +292,7 @@ class Matcher:
         """rapidfuzz token_set_ratio against each entry's three lexically closest phrasings (one C call)."""
         lo, hi = self._bounds[top], self._bounds[top + 1]  # an entry's phrasings are contiguous
         sizes = hi - lo
-        pos = _ranges(lo, hi)
+        pos = ranges(lo, hi)
         owner = np.repeat(np.arange(len(top)), sizes)
         # Best first within each entry (ties: the earlier phrasing), then each entry's first three, in one sort
         # rather than one argpartition per entry (round 5).
