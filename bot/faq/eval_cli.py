@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.faq.evaluate import Miss, QueryFileError, Report, misses, read_queries, run, summarize
+from bot.faq.evaluate import OUTCOMES, Miss, QueryFileError, Report, evaluated, misses, read_queries
 from bot.faq.loader import FaqError, load_faq
 from bot.faq.matcher import Decision, Matcher
 
@@ -114,9 +114,8 @@ def run_eval(args: argparse.Namespace) -> int:
     matcher = _matcher(args)
     if matcher is None:
         return 2
-    decisions, times = run(matcher, queries)
-    report = summarize(queries, decisions, times, {e.id for e in matcher.faq.entries})
-    missed = sorted(misses(queries, decisions), key=lambda m: MISS_ORDER.index(m.outcome)) if args.misses else []
+    report, decisions = evaluated(matcher, queries)
+    missed = sorted(misses(queries, decisions), key=lambda m: OUTCOMES.index(m.outcome)) if args.misses else []
     if args.json:
         out = report.to_json()
         if args.misses:
@@ -129,10 +128,6 @@ def run_eval(args: argparse.Namespace) -> int:
     if report.unknown_expected:
         print(f"warning: expected ids not in the FAQ: {', '.join(report.unknown_expected)}", file=sys.stderr)
     return 0
-
-
-# The order an administrator fixes them in: confident mistakes first, then near misses.
-MISS_ORDER = ("wrong answer", "out of scope answered", "choices with the right one", "choices without it", "escalated")
 
 
 def format_misses(missed: list[Miss]) -> str:

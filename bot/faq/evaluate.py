@@ -134,15 +134,24 @@ def summarize(queries: Sequence[Query], decisions: Sequence[Decision], times: Se
 
 def evaluate(matcher: Matcher, queries: Sequence[Query]) -> Report:
     """Run the matcher on every question and summarise."""
+    return evaluated(matcher, queries)[0]
+
+
+def evaluated(matcher: Matcher, queries: Sequence[Query]) -> tuple[Report, list[Decision]]:
+    """`evaluate`, with the decisions it summarised (for `misses`)."""
     decisions, times = run(matcher, queries)
-    return summarize(queries, decisions, times, {e.id for e in matcher.faq.entries})
+    return summarize(queries, decisions, times, {e.id for e in matcher.faq.entries}), decisions
+
+
+# How a question can miss, in the order an administrator fixes them: confident mistakes first, then near misses.
+OUTCOMES = ("wrong answer", "out of scope answered", "choices with the right one", "choices without it", "escalated")
 
 
 @dataclass(frozen=True)
 class Miss:
-    """A question the matcher did not handle as labelled: `outcome` says how."""
+    """A question the matcher did not handle as labelled: `outcome` (one of OUTCOMES) says how."""
 
-    outcome: str  # "wrong answer", "out of scope answered", "choices with the right one", "choices without it", "escalated"
+    outcome: str
     query: Query
     decision: Decision
 
