@@ -24,9 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import REPO_FAQ_DIR
 from bot.faq.evaluate import read_queries, run, summarize
-from bot.faq.loader import load_faq
 from bot.faq.normalize import detect_lang
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "patent_questions.jsonl"
@@ -45,8 +43,8 @@ KNOWN_OOS_ANSWERED: set[str] = set()
 
 
 @pytest.fixture(scope="module")
-def faq():
-    return load_faq(REPO_FAQ_DIR)
+def faq(shipped_matcher):
+    return shipped_matcher.faq  # the shipped FAQ, loaded once for the session's matcher
 
 
 @pytest.fixture(scope="module")
